@@ -1,0 +1,226 @@
+"""The command line: parses arguments, calls `dpo_tui.operations`, prints results."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from dpo_tui import __version__
+from dpo_tui.core.importers import FORMATS
+from dpo_tui.core.importers.base import DEFAULT_MAX_CHARS, ImportOptions
+from dpo_tui.core.rubric import load_rubric
+from dpo_tui.core.safe_text import json_dumps, visible
+from dpo_tui.errors import DpoError
+from dpo_tui.operations import ImportResult, demo_project, import_prompts, init_project
+from dpo_tui.paths import bundled_rubrics
+from dpo_tui.store.project import ProjectStatus, ProjectStore
+
+# markup=False: user text is printed literally, never as Rich markup; every dynamic value also
+# goes through `visible` (via `say`) so escape sequences in it cannot reach the terminal.
+out = Console(markup=False, highlight=False, emoji=False, soft_wrap=True)
+err = Console(stderr=True, markup=False, highlight=False, emoji=False, soft_wrap=True)
+
+
+def say(*parts: str, console: Console = out, style: str = "") -> None:
+    """Print `parts` with control characters made visible; the first part takes `style`."""
+    text = Text()
+    for index, part in enumerate(parts):
+        text.append(visible(part), style=style if index == 0 else "")
+    console.print(text)
+
+
+class DpoGroup(click.Group):
+    """A click group that turns a `DpoError` into a clear message and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except DpoError as exc:
+            say("error: ", str(exc), console=err, style="bold red")
+            sys.exit(1)
+
+
+@click.group(cls=DpoGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="dpo-tui")
+def cli() -> None:
+    """Build high-quality DPO preference datasets offline, from the terminal."""
+
+
+PROJECT = click.Path(dir_okay=False, path_type=Path)
+
+
+@cli.command()
+@click.argument("project", type=PROJECT)
+@click.option(
+    "--rubric",
+    "-r",
+    required=True,
+    help="Rubric TOML file, or the name of a bundled rubric (see `dpo-tui rubric list`).",
+)
+@click.option("--annotator", "-a", required=True, help="Who annotates in this project file.")
+def init(project: Path, rubric: str, annotator: str) -> None:
+    """Create a new project file (one SQLite file per annotator) with a rubric."""
+    with init_project(project, rubric, annotator) as store:
+        meta = store.meta
+        say(
+            f"Created {project} for annotator {meta.annotator!r} "
+            f"with rubric {store.rubric.name!r} ({meta.rubric_sha256[:12]})."
+        )
+        say(f"Next: dpo-tui import {project} PROMPTS_FILE")
+
+
+@cli.command("import")
+@click.argument("project", type=PROJECT)
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--field", "-f", help="Field or column holding the prompt (default: detected).")
+@click.option(
+    "--format",
+    "format_name",
+    type=click.Choice(list(FORMATS)),
+    help="Input format (default: from the file suffix).",
+)
+@click.option("--encoding", default="utf-8", show_default=True, help="Text encoding of the files.")
+@click.option(
+    "--max-chars",
+    default=DEFAULT_MAX_CHARS,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Refuse a prompt longer than this many characters.",
+)
+@click.option(
+    "--text-mode",
+    type=click.Choice(["auto", "lines", "blocks"]),
+    default="auto",
+    show_default=True,
+    help="For text files: one prompt per line, or blank-line separated blocks.",
+)
+def import_(
+    project: Path,
+    files: tuple[Path, ...],
+    field: str | None,
+    format_name: str | None,
+    encoding: str,
+    max_chars: int,
+    text_mode: str,
+) -> None:
+    """Import prompts (JSONL, JSON, CSV/TSV, text, Parquet) into a project, all or nothing.
+
+    Exact duplicates (after case and whitespace normalization) are skipped and counted;
+    importing the same file twice adds nothing.
+    """
+    options = ImportOptions(
+        field=field,
+        max_chars=max_chars,
+        encoding=encoding,
+        text_mode=text_mode,  # type: ignore[arg-type]
+    )
+    with ProjectStore.open(project) as store:
+        results = import_prompts(store, list(files), options, format_name)
+        total = store.status().prompts
+    _print_imports(results)
+    say(f"{project} now holds {total} prompts.")
+
+
+def _print_imports(results: list[ImportResult]) -> None:
+    for result in results:
+        say(
+            f"{result.path} ({result.format}): read {result.read}, added {result.added}, "
+            f"skipped {result.skipped_duplicates} duplicates"
+        )
+
+
+@cli.command()
+@click.argument("project", type=PROJECT)
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+def status(project: Path, as_json: bool) -> None:
+    """Show what a project holds: prompts, candidates, annotations, imports."""
+    with ProjectStore.open(project) as store:
+        summary = store.status()
+    if as_json:
+        click.echo(json_dumps(summary.model_dump()))
+    else:
+        _print_status(summary)
+
+
+def _print_status(summary: ProjectStatus) -> None:
+    table = Table(
+        title=f"dpo-tui project {visible(summary.path)}", show_header=False, title_justify="left"
+    )
+    table.add_column(style="bold")
+    table.add_column()
+    rows = [
+        ("annotator", summary.annotator),
+        ("rubric", f"{summary.rubric_name} (sha256 {summary.rubric_sha256[:12]})"),
+        ("prompts", f"{summary.prompts} ({summary.conversational_prompts} conversational)"),
+        ("candidates", f"{summary.candidates} for {summary.prompts_with_candidates} prompts"),
+        ("annotated", f"{summary.judged_prompts} prompts, {summary.scores} scores"),
+        ("schema", f"version {summary.schema_version}"),
+    ]
+    for key, value in rows:
+        table.add_row(key, Text(visible(value)))
+    out.print(table)
+    if summary.imports:
+        imports = Table(title="imports", title_justify="left")
+        for column in ("when", "file", "format", "added", "duplicates"):
+            imports.add_column(column)
+        for record in summary.imports:
+            imports.add_row(
+                record.imported_at[:19].replace("T", " "),
+                Text(visible(record.path)),
+                record.format,
+                str(record.added),
+                str(record.skipped_duplicates),
+            )
+        out.print(imports)
+
+
+@cli.group()
+def rubric() -> None:
+    """Check and list rubric files."""
+
+
+@rubric.command("check")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+def rubric_check(files: tuple[Path, ...]) -> None:
+    """Validate rubric TOML files; prints one line per file, exits 1 if any is invalid."""
+    failed = 0
+    for path in files:
+        try:
+            loaded = load_rubric(path)
+        except DpoError as exc:
+            failed += 1
+            say("invalid: ", str(exc), console=err, style="bold red")
+            continue
+        keys = ", ".join(c.key for c in loaded.rubric.criteria)
+        say(f"ok: {path}: {loaded.rubric.name!r} ({keys})")
+    if failed:
+        raise click.exceptions.Exit(1)
+
+
+@rubric.command("list")
+def rubric_list() -> None:
+    """List the bundled rubrics, usable by name with `init --rubric NAME`."""
+    for name, path in bundled_rubrics().items():
+        loaded = load_rubric(path)
+        say(f"{name:20} {loaded.rubric.rubric.domain}: {loaded.rubric.name}")
+
+
+@cli.command()
+@click.argument("project", type=PROJECT, default=Path("demo.dpo"))
+def demo(project: Path) -> None:
+    """Make a demo project from the bundled sample prompts and show its status."""
+    store, results = demo_project(project)
+    with store:
+        _print_imports(results)
+        _print_status(store.status())
+    say(f"Try: dpo-tui status {project} --json")
+
+
+def main() -> None:
+    cli(prog_name="dpo-tui")

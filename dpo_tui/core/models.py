@@ -1,0 +1,146 @@
+"""The data dpo-tui works with, as pydantic models: rubrics and prompts."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+MAX_SCALE_POINTS = 11
+
+
+class Strict(BaseModel):
+    """Base for models read from user files: unknown keys are errors, values are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Scale(Strict):
+    """An integer scale with a label for at least each end."""
+
+    min: int
+    max: int
+    labels: dict[int, str] = Field(min_length=2)
+
+    @model_validator(mode="after")
+    def _check(self) -> Scale:
+        if self.max <= self.min:
+            raise ValueError(f"max ({self.max}) must be greater than min ({self.min})")
+        if self.max - self.min + 1 > MAX_SCALE_POINTS:
+            raise ValueError(
+                f"{self.max - self.min + 1} points from {self.min} to {self.max} is too many "
+                f"for a slider; use at most {MAX_SCALE_POINTS}"
+            )
+        outside = sorted(k for k in self.labels if not self.min <= k <= self.max)
+        if outside:
+            raise ValueError(f"labels {outside} lie outside the scale {self.min}..{self.max}")
+        missing = [end for end in (self.min, self.max) if end not in self.labels]
+        if missing:
+            raise ValueError(f"labels must name both ends of the scale; missing {missing}")
+        if any(not label.strip() for label in self.labels.values()):
+            raise ValueError("labels must not be empty")
+        return self
+
+    @property
+    def points(self) -> range:
+        return range(self.min, self.max + 1)
+
+
+class Criterion(Strict):
+    """One thing an annotator scores on every candidate."""
+
+    key: str
+    label: str = Field(min_length=1, max_length=60)
+    question: str = Field(min_length=1)
+    guidance: str = ""
+    scale: Scale
+    weight: float = Field(default=1.0, gt=0, le=100)
+    veto_below: int | None = None
+
+    @field_validator("key")
+    @classmethod
+    def _key_shape(cls, key: str) -> str:
+        if not KEY_PATTERN.match(key):
+            raise ValueError(
+                f"{key!r} is not a valid key: use lower-case letters, digits and _, "
+                "starting with a letter (e.g. 'acknowledges_emotion')"
+            )
+        return key
+
+    @model_validator(mode="after")
+    def _veto_in_scale(self) -> Criterion:
+        if self.veto_below is not None and not (self.scale.min < self.veto_below <= self.scale.max):
+            raise ValueError(
+                f"veto_below ({self.veto_below}) must lie above the scale's min "
+                f"({self.scale.min}) and at most its max ({self.scale.max})"
+            )
+        return self
+
+
+PairPolicyName = Literal["best-worst", "all-pairs", "best-vs-rest"]
+
+
+class PairPolicy(Strict):
+    """How scores become preference pairs, by default.
+
+    A candidate's total is the weighted mean of its scores, each rescaled to 0..1 (the
+    scale's min is 0, its max 1); `min_margin` is in those units: 0.1 is a tenth of the range.
+    """
+
+    policy: PairPolicyName = "best-worst"
+    min_margin: float = Field(default=0.1, ge=0, le=1)
+
+
+class RubricInfo(Strict):
+    """The `[rubric]` table: what the rubric is for and what success means."""
+
+    name: str = Field(min_length=1, max_length=80)
+    domain: str = Field(min_length=1)
+    version: int = Field(default=1, ge=1)
+    description: str = Field(min_length=1)
+    success: str = Field(min_length=1)
+
+
+class Rubric(Strict):
+    """A whole rubric file."""
+
+    rubric: RubricInfo
+    pairs: PairPolicy = PairPolicy()
+    criteria: list[Criterion] = Field(min_length=1, max_length=12)
+
+    @model_validator(mode="after")
+    def _unique_keys(self) -> Rubric:
+        seen: set[str] = set()
+        for criterion in self.criteria:
+            if criterion.key in seen:
+                raise ValueError(f"criterion key {criterion.key!r} is used twice")
+            seen.add(criterion.key)
+        return self
+
+    @property
+    def name(self) -> str:
+        return self.rubric.name
+
+
+Role = Literal["system", "user", "assistant"]
+
+
+class Message(Strict):
+    """One turn of a conversational prompt."""
+
+    role: Role
+    content: str
+
+
+class Prompt(BaseModel):
+    """A prompt as stored: `id` is the content hash of its normalized text."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    text: str
+    messages: tuple[Message, ...] | None = None
+    source: str = ""
+    tags: tuple[str, ...] = ()

@@ -1,0 +1,23 @@
+"""Untrusted text made safe to show: control characters and bidi overrides become visible."""
+
+from __future__ import annotations
+
+import json
+
+_BIDI = [0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+_CONTROL = [c for c in range(0x20) if chr(c) not in "\n\t"] + [0x7F, *range(0x80, 0xA0)]
+_TABLE = {code: f"\\x{code:02x}" for code in _CONTROL} | {code: f"\\u{code:04x}" for code in _BIDI}
+_JSON_TABLE = {code: f"\\u{code:04x}" for code in _CONTROL + _BIDI}
+
+
+def visible(text: str) -> str:
+    """`text` with every control character (ESC, CR, C1 ...) and bidi override shown as an
+    escape such as `\\x1b` or `\\u202e`, so it can never drive the terminal; newlines and
+    tabs are kept."""
+    return text.translate(_TABLE)
+
+
+def json_dumps(value: object) -> str:
+    """JSON for a terminal: readable non-ASCII text, but every control character and bidi
+    override written as a `\\uXXXX` escape, so the output stays valid JSON and inert."""
+    return json.dumps(value, indent=2, ensure_ascii=False).translate(_JSON_TABLE)

@@ -1,0 +1,109 @@
+"""Numbered schema migrations for project files (sqlite-utils `Migrations`)."""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.db import Table
+from sqlite_utils.migrations import Migrations
+
+MIGRATION_SET = "dpo_tui"
+
+
+def _table(db: Database, name: str) -> Table:
+    table = db[name]
+    assert isinstance(table, Table)
+    return table
+
+
+def m001_initial(db: Database) -> None:
+    """Meta, prompts, candidates, scores and judgements."""
+    _table(db, "meta").create({"key": str, "value": str}, pk="key")
+    _table(db, "prompts").create(
+        {
+            "id": str,
+            "text": str,
+            "messages": str,  # JSON list of {role, content}, NULL for a plain prompt
+            "source": str,
+            "tags": str,  # JSON list of strings
+            "created_at": str,
+        },
+        pk="id",
+        not_null={"text", "source", "tags", "created_at"},
+    )
+    _table(db, "candidates").create(
+        {
+            "id": str,
+            "prompt_id": str,
+            "text": str,
+            "origin": str,  # model file hash, or "imported:<name>"
+            "model": str,
+            "preset": str,
+            "params": str,  # JSON: temperature, top_p, min_p, seed, max_tokens ...
+            "token_count": int,
+            "gen_seconds": float,
+            "created_at": str,
+        },
+        pk="id",
+        foreign_keys=[("prompt_id", "prompts", "id")],
+        not_null={"prompt_id", "text", "origin", "created_at"},
+    )
+    _table(db, "candidates").create_index(["prompt_id"])
+    _table(db, "scores").create(
+        {
+            "candidate_id": str,
+            "annotator": str,
+            "criterion": str,
+            "value": int,
+            "updated_at": str,
+        },
+        pk=("candidate_id", "annotator", "criterion"),
+        foreign_keys=[("candidate_id", "candidates", "id")],
+        not_null={"value", "updated_at"},
+    )
+    _table(db, "judgements").create(
+        {
+            "prompt_id": str,
+            "annotator": str,
+            "diagnosis": str,
+            "flags": str,  # JSON list: skip, tie, all_bad, unclear
+            "display_order": str,  # JSON list of candidate ids as shown
+            "seconds_spent": float,
+            "updated_at": str,
+        },
+        pk=("prompt_id", "annotator"),
+        foreign_keys=[("prompt_id", "prompts", "id")],
+        not_null={"updated_at"},
+    )
+
+
+def m002_import_log(db: Database) -> None:
+    """A record of every import: which file, its hash, what it added."""
+    _table(db, "imports").create(
+        {
+            "id": int,
+            "kind": str,  # prompts, candidates ...
+            "path": str,
+            "sha256": str,
+            "format": str,
+            "field": str,
+            "added": int,
+            "skipped_duplicates": int,
+            "imported_at": str,
+        },
+        pk="id",
+        not_null={"kind", "path", "sha256", "format", "added", "skipped_duplicates", "imported_at"},
+    )
+
+
+STEPS = (m001_initial, m002_import_log)
+SCHEMA_VERSION = len(STEPS)
+KNOWN = [step.__name__ for step in STEPS]
+
+migrations = Migrations(MIGRATION_SET)
+for _step in STEPS:
+    migrations()(_step)
+
+
+def applied_names(db: Database) -> list[str]:
+    """Names of the migrations of our set already applied to `db`, in order."""
+    return [m.name for m in migrations.applied(db)]

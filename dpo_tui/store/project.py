@@ -1,0 +1,300 @@
+"""ProjectStore: one SQLite project file, read and written through sqlite-utils."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from types import TracebackType
+
+from pydantic import BaseModel
+from sqlite_utils import Database
+from sqlite_utils.db import Table
+
+from dpo_tui import __version__
+from dpo_tui.core.models import Message, Prompt, Rubric
+from dpo_tui.core.rubric import LoadedRubric, parse_rubric
+from dpo_tui.errors import ProjectError, SchemaTooNewError
+from dpo_tui.store.migrations import KNOWN, SCHEMA_VERSION, applied_names, migrations
+
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def now() -> str:
+    """The current UTC time as ISO 8601, as stored in every `*_at` column."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
+class ProjectMeta(BaseModel):
+    """What the `meta` table says about a project."""
+
+    project_id: str
+    annotator: str
+    rubric_text: str
+    rubric_sha256: str
+    schema_version: int
+    app_version: str
+    created_at: str
+
+
+class ImportRecord(BaseModel):
+    """One import of a file, as logged in the `imports` table."""
+
+    kind: str
+    path: str
+    sha256: str
+    format: str
+    field: str | None
+    added: int
+    skipped_duplicates: int
+    imported_at: str
+
+
+class ProjectStatus(BaseModel):
+    """Counts a user needs to see where a project stands."""
+
+    path: str
+    project_id: str
+    annotator: str
+    rubric_name: str
+    rubric_sha256: str
+    schema_version: int
+    prompts: int
+    conversational_prompts: int
+    prompts_with_candidates: int
+    candidates: int
+    judged_prompts: int
+    scores: int
+    imports: list[ImportRecord]
+
+
+class ProjectStore:
+    """A project file. Use `create` or `open`, then as a context manager or `close()`."""
+
+    def __init__(self, path: Path, db: Database) -> None:
+        self.path = path
+        self.db = db
+        self._rubric: LoadedRubric | None = None
+
+    # -- opening -------------------------------------------------------------
+
+    @classmethod
+    def create(cls, path: Path, rubric: LoadedRubric, annotator: str) -> ProjectStore:
+        """Create a new project file; refuses to overwrite anything."""
+        annotator = annotator.strip()
+        if not annotator:
+            raise ProjectError("the annotator name must not be empty")
+        if path.exists():
+            raise ProjectError(
+                f"{path}: already exists", hint="choose another name, or open it with `status`"
+            )
+        if not path.parent.is_dir():
+            raise ProjectError(f"{path.parent}: no such folder")
+        store = cls(path, _connect(path))
+        try:
+            with store.db.atomic():
+                migrations.apply(store.db)
+                store._table("meta").insert_all(
+                    [
+                        {"key": "project_id", "value": uuid.uuid4().hex},
+                        {"key": "annotator", "value": annotator},
+                        {"key": "rubric_text", "value": rubric.text},
+                        {"key": "rubric_sha256", "value": rubric.sha256},
+                        {"key": "schema_version", "value": str(SCHEMA_VERSION)},
+                        {"key": "app_version", "value": __version__},
+                        {"key": "created_at", "value": now()},
+                    ]
+                )
+        except BaseException:
+            store.close()
+            path.unlink(missing_ok=True)
+            raise
+        return store
+
+    @classmethod
+    def open(cls, path: Path) -> ProjectStore:
+        """Open an existing project file, migrating an older schema; refuses a newer one."""
+        if not path.is_file():
+            raise ProjectError(
+                f"{path}: no such project file", hint="create one with `dpo-tui init`"
+            )
+        with path.open("rb") as handle:
+            if handle.read(16) != SQLITE_MAGIC:
+                raise ProjectError(f"{path}: not a dpo-tui project file (not an SQLite database)")
+        store = cls(path, _connect(path))
+        try:
+            store._check_and_migrate()
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    def _check_and_migrate(self) -> None:
+        try:
+            if not self._table("meta").exists():
+                raise ProjectError(f"{self.path}: an SQLite file, but not a dpo-tui project")
+            applied = applied_names(self.db)
+        except sqlite3.DatabaseError as exc:
+            raise ProjectError(f"{self.path}: cannot be read ({exc})") from None
+        unknown = [name for name in applied if name not in KNOWN]
+        stored = int(self._meta_value("schema_version") or 0)
+        if unknown or stored > SCHEMA_VERSION:
+            raise SchemaTooNewError(
+                f"{self.path}: written by a newer dpo-tui (schema version "
+                f"{max(stored, len(applied))}; this dpo-tui {__version__} knows up to "
+                f"{SCHEMA_VERSION})",
+                hint="upgrade dpo-tui (pip install -U dpo-tui) to open this file",
+            )
+        if len(applied) < SCHEMA_VERSION:
+            with self.db.atomic():
+                migrations.apply(self.db)
+                self._table("meta").upsert(
+                    {"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key"
+                )
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> ProjectStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- meta and rubric -----------------------------------------------------
+
+    def _table(self, name: str) -> Table:
+        table = self.db[name]
+        assert isinstance(table, Table)
+        return table
+
+    def _meta_value(self, key: str) -> str | None:
+        row = self.db.execute("select value from meta where key = ?", [key]).fetchone()
+        return None if row is None else str(row[0])
+
+    @property
+    def meta(self) -> ProjectMeta:
+        values = dict(self.db.execute("select key, value from meta").fetchall())
+        return ProjectMeta.model_validate(values)
+
+    @property
+    def loaded_rubric(self) -> LoadedRubric:
+        if self._rubric is None:
+            meta = self.meta
+            self._rubric = parse_rubric(meta.rubric_text, f"{self.path} (stored rubric)")
+        return self._rubric
+
+    @property
+    def rubric(self) -> Rubric:
+        return self.loaded_rubric.rubric
+
+    # -- prompts ---------------------------------------------------------------
+
+    def prompt_ids(self) -> set[str]:
+        return {row[0] for row in self.db.execute("select id from prompts")}
+
+    def add_prompts(
+        self, prompts: Sequence[Prompt], record: ImportRecord | None = None
+    ) -> tuple[int, int]:
+        """Insert new prompts in one transaction; returns (added, skipped as duplicates).
+
+        `record` is logged in `imports` when anything was added, so a repeated import
+        changes nothing at all.
+        """
+        existing = self.prompt_ids()
+        fresh: dict[str, Prompt] = {}
+        for prompt in prompts:
+            if prompt.id not in existing and prompt.id not in fresh:
+                fresh[prompt.id] = prompt
+        created = now()
+        rows = [
+            {
+                "id": p.id,
+                "text": p.text,
+                "messages": _messages_json(p.messages),
+                "source": p.source,
+                "tags": json.dumps(list(p.tags), ensure_ascii=False),
+                "created_at": created,
+            }
+            for p in fresh.values()
+        ]
+        added, skipped = len(rows), len(prompts) - len(rows)
+        with self.db.atomic():
+            self._table("prompts").insert_all(rows)
+            if record is not None and added:
+                entry = record.model_copy(update={"added": added, "skipped_duplicates": skipped})
+                self._table("imports").insert(entry.model_dump())
+        return added, skipped
+
+    def prompts(self) -> Iterator[Prompt]:
+        """Every prompt, in import order."""
+        query = "select id, text, messages, source, tags from prompts order by rowid"
+        for pid, text, messages, source, tags in self.db.execute(query):
+            yield Prompt(
+                id=pid,
+                text=text,
+                messages=_messages_from_json(messages),
+                source=source,
+                tags=tuple(json.loads(tags)),
+            )
+
+    def imports(self) -> list[ImportRecord]:
+        rows = self._table("imports").rows_where(order_by="id")
+        return [ImportRecord.model_validate(row) for row in rows]
+
+    # -- status ----------------------------------------------------------------
+
+    def status(self) -> ProjectStatus:
+        meta = self.meta
+
+        def count(sql: str) -> int:
+            return int(self.db.execute(sql).fetchone()[0])
+
+        return ProjectStatus(
+            path=str(self.path),
+            project_id=meta.project_id,
+            annotator=meta.annotator,
+            rubric_name=self.rubric.name,
+            rubric_sha256=meta.rubric_sha256,
+            schema_version=meta.schema_version,
+            prompts=count("select count(*) from prompts"),
+            conversational_prompts=count("select count(*) from prompts where messages is not null"),
+            prompts_with_candidates=count("select count(distinct prompt_id) from candidates"),
+            candidates=count("select count(*) from candidates"),
+            judged_prompts=count("select count(*) from judgements"),
+            scores=count("select count(*) from scores"),
+            imports=self.imports(),
+        )
+
+
+def _connect(path: Path) -> Database:
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    conn.execute("PRAGMA busy_timeout = 5000")
+    conn.execute("PRAGMA foreign_keys = ON")
+    db = Database(conn)
+    try:
+        db.enable_wal()
+    except sqlite3.DatabaseError as exc:
+        db.close()
+        raise ProjectError(f"{path}: cannot be opened as a project file ({exc})") from None
+    return db
+
+
+def _messages_json(messages: Iterable[Message] | None) -> str | None:
+    if messages is None:
+        return None
+    return json.dumps([m.model_dump() for m in messages], ensure_ascii=False)
+
+
+def _messages_from_json(raw: str | None) -> tuple[Message, ...] | None:
+    if raw is None:
+        return None
+    return tuple(Message.model_validate(m) for m in json.loads(raw))

@@ -1,0 +1,157 @@
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlite_utils import Database
+
+from dpo_tui import __version__
+from dpo_tui.core.ids import normalize_text, prompt_id
+from dpo_tui.core.models import Message, Prompt
+from dpo_tui.core.rubric import load_rubric
+from dpo_tui.errors import ProjectError, SchemaTooNewError
+from dpo_tui.store.migrations import KNOWN, SCHEMA_VERSION, applied_names, migrations
+from dpo_tui.store.project import ProjectStore
+from tests.conftest import DATA, snapshot
+
+
+def make_prompt(text: str, messages: tuple[Message, ...] | None = None) -> Prompt:
+    return Prompt(id=prompt_id(text, messages), text=text, messages=messages, source="t")
+
+
+def test_create_writes_meta_and_rubric(project: ProjectStore):
+    meta = project.meta
+    assert meta.annotator == "alice"
+    assert meta.schema_version == SCHEMA_VERSION
+    assert meta.app_version == __version__
+    assert len(meta.project_id) == 32
+    rubric_file = DATA / "rubrics" / "good.toml"
+    assert meta.rubric_text == rubric_file.read_text()
+    assert meta.rubric_sha256 == load_rubric(rubric_file).sha256
+    assert project.rubric.name == "Test rubric"
+    assert applied_names(project.db) == KNOWN
+
+
+def test_project_uses_wal(project: ProjectStore):
+    assert project.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_create_refuses_to_overwrite(project: ProjectStore):
+    before = project.path.read_bytes()
+    with pytest.raises(ProjectError, match="already exists"):
+        ProjectStore.create(project.path, load_rubric(DATA / "rubrics" / "good.toml"), "bob")
+    assert project.path.read_bytes() == before
+
+
+def test_create_refuses_empty_annotator(tmp_path: Path):
+    with pytest.raises(ProjectError, match="annotator name must not be empty"):
+        ProjectStore.create(tmp_path / "x.dpo", load_rubric(DATA / "rubrics" / "good.toml"), "  ")
+    assert not (tmp_path / "x.dpo").exists()
+
+
+def test_open_missing_and_non_sqlite_files(tmp_path: Path):
+    with pytest.raises(ProjectError, match="no such project file"):
+        ProjectStore.open(tmp_path / "missing.dpo")
+    text = tmp_path / "notes.dpo"
+    text.write_text("just some text")
+    with pytest.raises(ProjectError, match="not an SQLite database"):
+        ProjectStore.open(text)
+    assert text.read_text() == "just some text"
+
+
+def test_open_sqlite_file_that_is_not_a_project(tmp_path: Path):
+    other = tmp_path / "other.db"
+    Database(other)["things"].insert({"a": 1})
+    with pytest.raises(ProjectError, match="not a dpo-tui project"):
+        ProjectStore.open(other)
+
+
+def test_open_refuses_a_newer_schema_and_leaves_it_untouched(project: ProjectStore):
+    path = project.path
+    project.db["_sqlite_migrations"].insert(
+        {"migration_set": "dpo_tui", "name": "m999_from_the_future", "applied_at": "2030-01-01"}
+    )
+    project.db.execute("update meta set value = '999' where key = 'schema_version'")
+    project.close()
+    before = snapshot(path)
+    with pytest.raises(SchemaTooNewError, match="written by a newer dpo-tui") as caught:
+        ProjectStore.open(path)
+    assert "upgrade dpo-tui" in str(caught.value)
+    assert snapshot(path) == before
+
+
+def test_open_refuses_newer_schema_version_in_meta(project: ProjectStore):
+    project.db.execute(
+        "update meta set value = ? where key = 'schema_version'", [str(SCHEMA_VERSION + 1)]
+    )
+    project.close()
+    with pytest.raises(SchemaTooNewError):
+        ProjectStore.open(project.path)
+
+
+def test_open_migrates_an_older_schema(tmp_path: Path):
+    path = tmp_path / "old.dpo"
+    db = Database(path)
+    migrations.apply(db, stop_before="m002_import_log")
+    db["meta"].insert_all(
+        [
+            {"key": "project_id", "value": "0" * 32},
+            {"key": "annotator", "value": "old"},
+            {"key": "rubric_text", "value": (DATA / "rubrics" / "good.toml").read_text()},
+            {"key": "rubric_sha256", "value": "x" * 64},
+            {"key": "schema_version", "value": "1"},
+            {"key": "app_version", "value": "0.0.1"},
+            {"key": "created_at", "value": "2026-01-01T00:00:00"},
+        ]
+    )
+    db["prompts"].insert(
+        {
+            "id": "abc",
+            "text": "kept",
+            "source": "s",
+            "tags": "[]",
+            "created_at": "2026-01-01T00:00:00",
+        }
+    )
+    db.close()
+    assert not Database(path)["imports"].exists()
+    with ProjectStore.open(path) as store:
+        assert store.meta.schema_version == SCHEMA_VERSION
+        assert applied_names(store.db) == KNOWN
+        assert store.db["imports"].exists()
+        assert [p.text for p in store.prompts()] == ["kept"]
+
+
+def test_prompt_ids_are_content_hashes_of_normalized_text():
+    assert prompt_id("Hello   World ") == prompt_id("hello world")
+    assert prompt_id("hello world") != prompt_id("hello, world")
+    assert normalize_text("  Straße\tOK ") == "strasse ok"
+    convo = (Message(role="user", content="hello world"),)
+    assert prompt_id("user: hello world", convo) != prompt_id("hello world")
+
+
+def test_add_prompts_skips_duplicates_and_roundtrips(project: ProjectStore):
+    convo = (Message(role="system", content="Be brief."), Message(role="user", content="Hi"))
+    prompts = [make_prompt("First"), make_prompt("first  "), make_prompt("x", convo)]
+    assert project.add_prompts(prompts) == (2, 1)
+    assert project.add_prompts(prompts) == (0, 3)
+    stored = list(project.prompts())
+    assert [p.text for p in stored] == ["First", "x"]
+    assert stored[1].messages == convo
+    assert project.status().conversational_prompts == 1
+
+
+def test_same_prompt_has_same_id_in_two_projects(tmp_path: Path):
+    rubric = load_rubric(DATA / "rubrics" / "good.toml")
+    ids = []
+    for name in ("a", "b"):
+        with ProjectStore.create(tmp_path / f"{name}.dpo", rubric, name) as store:
+            store.add_prompts([make_prompt("Where is my order #1234?")])
+            ids.append(store.prompt_ids())
+    assert ids[0] == ids[1]
+
+
+def test_a_second_connection_sees_committed_prompts(project: ProjectStore):
+    project.add_prompts([make_prompt("visible")])
+    conn = sqlite3.connect(project.path)
+    assert conn.execute("select text from prompts").fetchall() == [("visible",)]
+    conn.close()
