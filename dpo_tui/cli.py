@@ -172,7 +172,7 @@ def _print_status(summary: ProjectStatus) -> None:
         for record in summary.imports:
             imports.add_row(
                 record.imported_at[:19].replace("T", " "),
-                Text(visible(record.path)),
+                Text(visible(Path(record.path).name)),
                 record.format,
                 str(record.added),
                 str(record.skipped_duplicates),
