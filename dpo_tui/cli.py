@@ -17,7 +17,13 @@ from dpo_tui.core.importers.base import DEFAULT_MAX_CHARS, ImportOptions
 from dpo_tui.core.rubric import load_rubric
 from dpo_tui.core.safe_text import json_dumps, visible
 from dpo_tui.errors import DpoError
-from dpo_tui.operations import ImportResult, demo_project, import_prompts, init_project
+from dpo_tui.operations import (
+    ImportResult,
+    demo_project,
+    import_candidates,
+    import_prompts,
+    init_project,
+)
 from dpo_tui.paths import bundled_rubrics
 from dpo_tui.store.project import ProjectStatus, ProjectStore
 
@@ -127,6 +133,33 @@ def import_(
     say(f"{project} now holds {total} prompts.")
 
 
+@cli.command("import-candidates")
+@click.argument("project", type=PROJECT)
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "format_name",
+    type=click.Choice(["jsonl", "json", "csv", "tsv", "parquet"]),
+    help="Input format (default: from the file suffix).",
+)
+@click.option("--encoding", default="utf-8", show_default=True, help="Text encoding of the file.")
+def import_candidates_(project: Path, file: Path, format_name: str | None, encoding: str) -> None:
+    """Import candidate responses made elsewhere, all or nothing.
+
+    Each record names its prompt (`prompt` text, `messages` or `prompt_id`; matched to the
+    project's prompts by content hash) and holds `response` or `responses`, with an
+    optional `model`.
+    """
+    with ProjectStore.open(project) as store:
+        result = import_candidates(store, file, format_name, encoding)
+        total = store.status().candidates
+    say(
+        f"{file}: added {result.added} candidates, skipped {result.skipped} already stored, "
+        f"{result.near_duplicates} flagged as near-duplicates of another candidate"
+    )
+    say(f"{project} now holds {total} candidates.")
+
+
 def _print_imports(results: list[ImportResult]) -> None:
     for result in results:
         say(
@@ -158,7 +191,11 @@ def _print_status(summary: ProjectStatus) -> None:
         ("annotator", summary.annotator),
         ("rubric", f"{summary.rubric_name} (sha256 {summary.rubric_sha256[:12]})"),
         ("prompts", f"{summary.prompts} ({summary.conversational_prompts} conversational)"),
-        ("candidates", f"{summary.candidates} for {summary.prompts_with_candidates} prompts"),
+        (
+            "candidates",
+            f"{summary.candidates} for {summary.prompts_with_candidates} prompts "
+            f"({summary.near_duplicate_candidates} near-duplicates)",
+        ),
         ("annotated", f"{summary.judged_prompts} prompts, {summary.scores} scores"),
         ("schema", f"version {summary.schema_version}"),
     ]
@@ -167,11 +204,12 @@ def _print_status(summary: ProjectStatus) -> None:
     out.print(table)
     if summary.imports:
         imports = Table(title="imports", title_justify="left")
-        for column in ("when", "file", "format", "added", "duplicates"):
+        for column in ("when", "kind", "file", "format", "added", "duplicates"):
             imports.add_column(column)
         for record in summary.imports:
             imports.add_row(
                 record.imported_at[:19].replace("T", " "),
+                record.kind,
                 Text(visible(Path(record.path).name)),
                 record.format,
                 str(record.added),

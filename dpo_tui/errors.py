@@ -50,3 +50,7 @@ class ProjectError(DpoError):
 
 class SchemaTooNewError(ProjectError):
     """The project file was written by a newer dpo-tui than this one."""
+
+
+class GenerationError(DpoError):
+    """A model that cannot be loaded or run: bad path, not GGUF, prompt over the context."""

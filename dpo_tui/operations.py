@@ -6,14 +6,16 @@ import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from dpo_tui.core.importers import detect_format, read_prompts
+from dpo_tui.core.importers import FORMATS, detect_format, read_prompts
 from dpo_tui.core.importers.base import ImportOptions
+from dpo_tui.core.importers.candidates import to_candidates
 from dpo_tui.core.models import Prompt
 from dpo_tui.core.rubric import load_rubric, resolve_rubric
 from dpo_tui.paths import data_dir
-from dpo_tui.store.project import ImportRecord, ProjectStore, now
+from dpo_tui.store.project import CandidatesAdded, ImportRecord, ProjectStore, now
 
 DEMO_RUBRIC = "general_assistant"
+DEMO_CANDIDATES = "candidates_handwritten.jsonl"
 DEMO_FILES = (
     ("support_tickets.jsonl", None),
     ("code_bug_reports.csv", "question"),
@@ -69,13 +71,36 @@ def import_prompts(
     return results
 
 
+def import_candidates(
+    store: ProjectStore, path: Path, format_name: str | None = None, encoding: str = "utf-8"
+) -> CandidatesAdded:
+    """Import candidates made elsewhere, matched to the project's prompts; all or nothing."""
+    fmt = detect_format(path, format_name)
+    records = FORMATS[fmt](path, ImportOptions(encoding=encoding))
+    unit = "row" if fmt == "parquet" else "line"
+    candidates = to_candidates(path, records, store.prompt_ids(), unit=unit)
+    record = ImportRecord(
+        kind="candidates",
+        path=str(path),
+        sha256=_sha256(path),
+        format=fmt,
+        field=None,
+        added=0,
+        skipped_duplicates=0,
+        imported_at=now(),
+    )
+    return store.add_candidates(candidates, record)
+
+
 def demo_project(path: Path, annotator: str = "demo") -> tuple[ProjectStore, list[ImportResult]]:
-    """Create (or reopen) a project holding every bundled sample prompt."""
+    """Create (or reopen) a project holding every bundled sample prompt and the hand-written
+    sample candidates."""
     store = ProjectStore.open(path) if path.exists() else init_project(path, DEMO_RUBRIC, annotator)
     samples = data_dir("sample_data")
     results = []
     for name, field in DEMO_FILES:
         results += import_prompts(store, [samples / name], ImportOptions(field=field))
+    import_candidates(store, samples / DEMO_CANDIDATES)
     return store, results
 
 

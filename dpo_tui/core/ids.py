@@ -1,4 +1,4 @@
-"""Content-hash ids: the same prompt has the same id in every project file."""
+"""Content-hash ids: the same prompt or candidate has the same id in every project file."""
 
 from __future__ import annotations
 
@@ -27,3 +27,8 @@ def prompt_id(text: str, messages: Sequence[Message] | None = None) -> str:
         turns = [[m.role, normalize_text(m.content)] for m in messages]
         return _digest("messages:" + json.dumps(turns, ensure_ascii=False))
     return _digest("text:" + normalize_text(text))
+
+
+def candidate_id(prompt: str, text: str) -> str:
+    """Id of a candidate response: its prompt's id and its exact text."""
+    return _digest(f"candidate:{prompt}:{text}")

@@ -144,3 +144,21 @@ class Prompt(BaseModel):
     messages: tuple[Message, ...] | None = None
     source: str = ""
     tags: tuple[str, ...] = ()
+
+
+class Candidate(BaseModel):
+    """A candidate response as stored: `id` hashes its prompt id and exact text."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    prompt_id: str
+    text: str
+    origin: str
+    model: str = ""
+    preset: str = ""
+    params: dict[str, object] = Field(default_factory=dict)
+    token_count: int | None = None
+    gen_seconds: float | None = None
+    near_duplicate_of: str | None = None
+    similarity: float | None = None

@@ -95,7 +95,14 @@ def m002_import_log(db: Database) -> None:
     )
 
 
-STEPS = (m001_initial, m002_import_log)
+def m003_candidate_near_duplicates(db: Database) -> None:
+    """Flag a candidate nearly identical to an earlier one of the same prompt (no signal)."""
+    candidates = _table(db, "candidates")
+    candidates.add_column("near_duplicate_of", str)
+    candidates.add_column("similarity", float)
+
+
+STEPS = (m001_initial, m002_import_log, m003_candidate_near_duplicates)
 SCHEMA_VERSION = len(STEPS)
 KNOWN = [step.__name__ for step in STEPS]
 

@@ -9,14 +9,16 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
+from typing import NamedTuple
 
 from pydantic import BaseModel
 from sqlite_utils import Database
 from sqlite_utils.db import Table
 
 from dpo_tui import __version__
-from dpo_tui.core.models import Message, Prompt, Rubric
+from dpo_tui.core.models import Candidate, Message, Prompt, Rubric
 from dpo_tui.core.rubric import LoadedRubric, parse_rubric
+from dpo_tui.core.similarity import near_duplicates
 from dpo_tui.errors import ProjectError, SchemaTooNewError
 from dpo_tui.store.migrations import KNOWN, SCHEMA_VERSION, applied_names, migrations
 
@@ -53,6 +55,14 @@ class ImportRecord(BaseModel):
     imported_at: str
 
 
+class CandidatesAdded(NamedTuple):
+    """What `add_candidates` did."""
+
+    added: int
+    skipped: int
+    near_duplicates: int
+
+
 class ProjectStatus(BaseModel):
     """Counts a user needs to see where a project stands."""
 
@@ -66,6 +76,7 @@ class ProjectStatus(BaseModel):
     conversational_prompts: int
     prompts_with_candidates: int
     candidates: int
+    near_duplicate_candidates: int
     judged_prompts: int
     scores: int
     imports: list[ImportRecord]
@@ -236,8 +247,11 @@ class ProjectStore:
 
     def prompts(self) -> Iterator[Prompt]:
         """Every prompt, in import order."""
-        query = "select id, text, messages, source, tags from prompts order by rowid"
-        for pid, text, messages, source, tags in self.db.execute(query):
+        return self._prompts()
+
+    def _prompts(self, where: str = "", params: Sequence[object] = ()) -> Iterator[Prompt]:
+        query = f"select id, text, messages, source, tags from prompts {where} order by rowid"
+        for pid, text, messages, source, tags in self.db.execute(query, list(params)):
             yield Prompt(
                 id=pid,
                 text=text,
@@ -245,6 +259,94 @@ class ProjectStore:
                 source=source,
                 tags=tuple(json.loads(tags)),
             )
+
+    def prompt(self, prompt_id: str) -> Prompt | None:
+        return next(self._prompts("where id = ?", [prompt_id]), None)
+
+    def prompts_with_fewer_candidates(self, count: int) -> list[tuple[Prompt, int]]:
+        """Prompts holding fewer than `count` candidates, in import order, with how many."""
+        held = dict(
+            self.db.execute("select prompt_id, count(*) from candidates group by prompt_id")
+        )
+        return [(p, held.get(p.id, 0)) for p in self.prompts() if held.get(p.id, 0) < count]
+
+    # -- candidates ------------------------------------------------------------
+
+    def add_candidates(
+        self, candidates: Sequence[Candidate], record: ImportRecord | None = None
+    ) -> CandidatesAdded:
+        """Insert candidates in one transaction, skipping those already stored.
+
+        Each new candidate nearly identical to an earlier one of its prompt is flagged
+        (`near_duplicate_of`, `similarity`): such a pair carries no preference signal.
+        `record` is logged in `imports` when anything was added.
+        """
+        by_prompt: dict[str, list[Candidate]] = {}
+        for candidate in candidates:
+            by_prompt.setdefault(candidate.prompt_id, []).append(candidate)
+        rows: dict[str, dict[str, object]] = {}
+        created = now()
+        for pid, fresh in by_prompt.items():
+            earlier = self.candidates(pid)
+            known = {c.id for c in earlier}
+            new = [c for c in dict((c.id, c) for c in fresh).values() if c.id not in known]
+            pool = earlier + new
+            flagged = near_duplicates([c.text for c in pool])
+            for index, candidate in enumerate(new, start=len(earlier)):
+                match = flagged.get(index)
+                rows[candidate.id] = {
+                    **candidate.model_dump(),
+                    "params": json.dumps(candidate.params),
+                    "near_duplicate_of": pool[match[0]].id if match else None,
+                    "similarity": round(match[1], 4) if match else None,
+                    "created_at": created,
+                }
+        added = len(rows)
+        with self.db.atomic():
+            self._table("candidates").insert_all(rows.values())
+            if record is not None and added:
+                entry = record.model_copy(
+                    update={"added": added, "skipped_duplicates": len(candidates) - added}
+                )
+                self._table("imports").insert(entry.model_dump())
+        flagged = sum(1 for row in rows.values() if row["near_duplicate_of"])
+        return CandidatesAdded(added, len(candidates) - added, flagged)
+
+    def candidates(self, prompt_id: str) -> list[Candidate]:
+        """The candidates of one prompt, in the order they were added."""
+        query = (
+            "select id, prompt_id, text, origin, model, preset, params, token_count, "
+            "gen_seconds, near_duplicate_of, similarity from candidates "
+            "where prompt_id = ? order by rowid"
+        )
+        columns = list(Candidate.model_fields)
+        result = []
+        for row in self.db.execute(query, [prompt_id]):
+            values = dict(zip(columns, row, strict=True))
+            values["params"] = json.loads(values["params"] or "{}")
+            values["model"] = values["model"] or ""
+            values["preset"] = values["preset"] or ""
+            result.append(Candidate.model_validate(values))
+        return result
+
+    def delete_candidates(self, prompt_ids: Sequence[str]) -> int:
+        """Remove the candidates of these prompts; refuses (changing nothing) if any is scored."""
+        ids = json.dumps(list(prompt_ids))
+        scored = self.db.execute(
+            "select distinct c.prompt_id from candidates c join scores s on s.candidate_id = c.id "
+            "where c.prompt_id in (select value from json_each(?))",
+            [ids],
+        ).fetchall()
+        if scored:
+            raise ProjectError(
+                f"{self.path}: {len(scored)} of these prompts already have scores "
+                f"(first: {scored[0][0]}); their candidates are kept"
+            )
+        with self.db.atomic():
+            cursor = self.db.execute(
+                "delete from candidates where prompt_id in (select value from json_each(?))", [ids]
+            )
+        return cursor.rowcount
 
     def imports(self) -> list[ImportRecord]:
         rows = self._table("imports").rows_where(order_by="id")
@@ -269,6 +371,9 @@ class ProjectStore:
             conversational_prompts=count("select count(*) from prompts where messages is not null"),
             prompts_with_candidates=count("select count(distinct prompt_id) from candidates"),
             candidates=count("select count(*) from candidates"),
+            near_duplicate_candidates=count(
+                "select count(*) from candidates where near_duplicate_of is not null"
+            ),
             judged_prompts=count("select count(*) from judgements"),
             scores=count("select count(*) from scores"),
             imports=self.imports(),

@@ -150,6 +150,7 @@ def test_demo_builds_a_project_from_the_sample_data(tmp_path: Path):
     status = json.loads(run("status", project, "--json").output)
     assert status["prompts"] >= 150
     assert status["conversational_prompts"] >= 10
+    assert status["candidates"] >= 50
     again = run("demo", project)
     assert again.exit_code == 0
     assert json.loads(run("status", project, "--json").output)["prompts"] == status["prompts"]
@@ -171,3 +172,21 @@ def test_escape_sequences_never_reach_the_terminal(tmp_path: Path):
     assert result.exit_code == 1
     assert "\x1b" not in result.output and "\u202e" not in result.output
     assert "evil\\x1b[2J\\u202e.jsonl: line 1" in result.output
+
+
+def test_import_candidates_command(tmp_path: Path):
+    project = tmp_path / "p.dpo"
+    run("init", project, "-r", RUBRIC, "-a", "alice")
+    run("import", project, INPUTS / "good.jsonl")
+    result = run("import-candidates", project, DATA / "candidates" / "good.jsonl")
+    assert result.exit_code == 0, result.output
+    assert "added 4 candidates" in result.output
+    assert "1 flagged as near-duplicates" in result.output
+    status = json.loads(run("status", project, "--json").output)
+    assert status["candidates"] == 4
+    assert status["near_duplicate_candidates"] == 1
+    bad = CliRunner().invoke(
+        cli, ["import-candidates", str(project), str(DATA / "candidates" / "unknown_prompt.jsonl")]
+    )
+    assert bad.exit_code == 1
+    assert "line 2: the prompt (id" in bad.output

@@ -143,24 +143,10 @@ class _Converter:
         raise self.error(line, f"no field {self.field!r} (this record has: {_names(fields)})")
 
     def _messages(self, line: int, field: str, value: list[object]) -> tuple[Message, ...]:
-        messages = []
-        for number, item in enumerate(value, start=1):
-            try:
-                messages.append(Message.model_validate(item))
-            except ValidationError as exc:
-                first = exc.errors()[0]
-                where = ".".join(str(p) for p in first["loc"])
-                raise self.error(
-                    line,
-                    f"message {number} in {field!r}: {where + ': ' if where else ''}"
-                    f'{first["msg"]} (each message is {{"role": "user"|"assistant"'
-                    f'|"system", "content": "..."}})',
-                ) from None
-        if not messages:
-            raise self.error(line, f"field {field!r} is an empty list of messages")
-        if messages[-1].role != "user":
-            raise self.error(line, f"the last message in {field!r} must be from the user")
-        return tuple(messages)
+        try:
+            return messages_from(value, field)
+        except ValueError as exc:
+            raise self.error(line, str(exc)) from None
 
     def _prompt(
         self,
@@ -211,6 +197,26 @@ class _Converter:
                 line, "field 'tags' must be a list of strings or a comma-separated string"
             )
         return tuple(dict.fromkeys(t.strip() for t in parts if t.strip()))
+
+
+def messages_from(value: list[object], field: str) -> tuple[Message, ...]:
+    """A conversation ending with a user turn; ValueError says which message is wrong."""
+    messages = []
+    for number, item in enumerate(value, start=1):
+        try:
+            messages.append(Message.model_validate(item))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ValueError(
+                f"message {number} in {field!r}: {where + ': ' if where else ''}{first['msg']} "
+                '(each message is {"role": "user"|"assistant"|"system", "content": "..."})'
+            ) from None
+    if not messages:
+        raise ValueError(f"field {field!r} is an empty list of messages")
+    if messages[-1].role != "user":
+        raise ValueError(f"the last message in {field!r} must be from the user")
+    return tuple(messages)
 
 
 def _detect_field(fields: dict[str, object]) -> str | None:

@@ -1,0 +1,47 @@
+"""The Backend protocol: every candidate for one prompt, streamed token by token."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from dpo_tui.core.decoding import DecodingPreset
+from dpo_tui.core.models import Message
+
+FinishReason = Literal["stop", "length", "eog"]
+OnToken = Callable[[int, str], None]
+"""Called with (slot, text piece) as each piece of a candidate is decoded."""
+
+
+@dataclass(frozen=True)
+class GeneratedCandidate:
+    """One finished candidate and how it was made."""
+
+    slot: int
+    preset: DecodingPreset
+    text: str
+    token_count: int
+    finish_reason: FinishReason
+    seconds: float
+    first_token_seconds: float
+
+
+class Backend(Protocol):
+    """Makes candidates. `model_name` and `origin` (e.g. `gguf:<sha256>`) are stored with each."""
+
+    model_name: str
+    origin: str
+
+    def generate(
+        self,
+        messages: Sequence[Message],
+        presets: Sequence[DecodingPreset],
+        on_token: OnToken | None = None,
+    ) -> list[GeneratedCandidate]:
+        """One candidate per preset for the conversation `messages` (ending with a user turn)."""
+        ...
+
+    def close(self) -> None:
+        """Release the model or connection."""
+        ...
