@@ -162,3 +162,21 @@ class Candidate(BaseModel):
     gen_seconds: float | None = None
     near_duplicate_of: str | None = None
     similarity: float | None = None
+
+
+Flag = Literal["skip", "tie", "all_bad", "unclear"]
+FLAGS: tuple[Flag, ...] = ("skip", "tie", "all_bad", "unclear")
+NO_PAIR_FLAGS: frozenset[Flag] = frozenset(FLAGS)
+"""Every flag withholds an item's pairs: skipped, tied, all bad, or sent to adjudication."""
+
+
+class Judgement(BaseModel):
+    """One annotator's judgement of one prompt: the why, the flags, what they saw."""
+
+    prompt_id: str
+    annotator: str
+    diagnosis: str = ""
+    flags: tuple[Flag, ...] = ()
+    display_order: tuple[str, ...] = ()
+    seconds_spent: float = 0.0
+    updated_at: str = ""

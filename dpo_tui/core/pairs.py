@@ -1,0 +1,84 @@
+"""Scores -> preference pairs under a policy: ties, flags and vetoes never make a pair."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+
+from dpo_tui.core.models import NO_PAIR_FLAGS, Flag, PairPolicyName, Rubric
+from dpo_tui.core.scoring import Scores, total, vetoes
+
+
+@dataclass(frozen=True)
+class PairChoice:
+    """Which candidate is chosen over which, and by how much (in 0..1 total units).
+
+    `by_veto`: the rejected candidate fails a veto, which makes the pair whatever the
+    margin (a safe answer is preferred over an unsafe one that scores higher elsewhere).
+    """
+
+    chosen: str
+    rejected: str
+    margin: float
+    by_veto: bool = False
+
+
+@dataclass(frozen=True)
+class PairOutcome:
+    """The pairs of one judged item, or why there are none."""
+
+    pairs: tuple[PairChoice, ...]
+    reason: str | None = None
+
+
+def extract_pairs(
+    rubric: Rubric,
+    candidates: Sequence[tuple[str, Scores]],
+    flags: Collection[Flag] = (),
+    policy: PairPolicyName | None = None,
+    min_margin: float | None = None,
+) -> PairOutcome:
+    """Pairs for one prompt and annotator from (candidate id, scores) in display order.
+
+    `policy` and `min_margin` default to the rubric's. Among equal totals the earlier
+    candidate ranks first, so the result is deterministic.
+    """
+    policy = policy or rubric.pairs.policy
+    margin_needed = rubric.pairs.min_margin if min_margin is None else min_margin
+    blocking = sorted(set(flags) & NO_PAIR_FLAGS)
+    if blocking:
+        return PairOutcome((), f"flagged {', '.join(blocking)}")
+    if len(candidates) < 2:
+        return PairOutcome((), "fewer than two candidates")
+    totals: dict[str, float] = {}
+    for cid, scores in candidates:
+        value = total(rubric, scores)
+        if value is None:
+            return PairOutcome((), "not every candidate is fully scored")
+        totals[cid] = value
+    vetoed = {cid for cid, scores in candidates if vetoes(rubric, scores)}
+    allowed = [cid for cid, _ in candidates if cid not in vetoed]
+    if not allowed:
+        return PairOutcome((), "every candidate fails a veto")
+    # Vetoed candidates rank below every allowed one; ties keep display order (stable sort).
+    ranked = sorted(allowed, key=lambda cid: -totals[cid]) + sorted(
+        vetoed, key=lambda cid: -totals[cid]
+    )
+
+    def pair(chosen: str, rejected: str) -> PairChoice:
+        return PairChoice(chosen, rejected, totals[chosen] - totals[rejected], rejected in vetoed)
+
+    best = ranked[0]
+    if policy == "best-worst":
+        options = [pair(best, ranked[-1])]
+    elif policy == "best-vs-rest":
+        options = [pair(best, other) for other in ranked[1:]]
+    else:
+        options = [
+            pair(a, b) for i, a in enumerate(ranked) if a not in vetoed for b in ranked[i + 1 :]
+        ]
+    kept = tuple(p for p in options if p.by_veto or p.margin >= margin_needed - 1e-9)
+    if not kept:
+        widest = max(p.margin for p in options)
+        return PairOutcome((), f"tie: margin {widest:.2f} is below {margin_needed:.2f}")
+    return PairOutcome(kept)
