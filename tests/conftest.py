@@ -39,3 +39,16 @@ def snapshot(path: Path) -> list[str]:
         return list(conn.iterdump())
     finally:
         conn.close()
+
+
+@pytest.fixture
+def scored_project(project: ProjectStore) -> ProjectStore:
+    """The test rubric's project with 3 prompts: two with candidates (3 and 2), one without."""
+    from dpo_tui.core.importers.base import ImportOptions
+    from dpo_tui.operations import import_candidates, import_prompts
+
+    import_prompts(project, [DATA / "inputs" / "good.jsonl"], ImportOptions())
+    import_prompts(project, [DATA / "inputs" / "three.txt"], ImportOptions())
+    import_candidates(project, DATA / "candidates" / "good.jsonl")
+    import_candidates(project, DATA / "candidates" / "more.jsonl")
+    return project

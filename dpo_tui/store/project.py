@@ -16,7 +16,7 @@ from sqlite_utils import Database
 from sqlite_utils.db import Table
 
 from dpo_tui import __version__
-from dpo_tui.core.models import Candidate, Message, Prompt, Rubric
+from dpo_tui.core.models import Candidate, Judgement, Message, Prompt, Rubric
 from dpo_tui.core.rubric import LoadedRubric, parse_rubric
 from dpo_tui.core.similarity import near_duplicates
 from dpo_tui.errors import ProjectError, SchemaTooNewError
@@ -347,6 +347,103 @@ class ProjectStore:
                 "delete from candidates where prompt_id in (select value from json_each(?))", [ids]
             )
         return cursor.rowcount
+
+    # -- scores and judgements ---------------------------------------------------
+
+    def set_score(
+        self, candidate_id: str, annotator: str, criterion: str, value: int | None
+    ) -> None:
+        """Set (or with None, clear) one score, committed at once."""
+        if value is None:
+            self.db.execute(
+                "delete from scores where candidate_id = ? and annotator = ? and criterion = ?",
+                [candidate_id, annotator, criterion],
+            )
+            return
+        key = {c.key: c for c in self.rubric.criteria}.get(criterion)
+        if key is None:
+            raise ProjectError(f"{self.path}: the rubric has no criterion {criterion!r}")
+        if not key.scale.min <= value <= key.scale.max:
+            raise ProjectError(
+                f"{criterion}: {value} is outside the scale {key.scale.min}..{key.scale.max}"
+            )
+        self.db.execute(
+            "insert into scores (candidate_id, annotator, criterion, value, updated_at) "
+            "values (?, ?, ?, ?, ?) on conflict (candidate_id, annotator, criterion) "
+            "do update set value = excluded.value, updated_at = excluded.updated_at",
+            [candidate_id, annotator, criterion, value, now()],
+        )
+
+    def scores(self, prompt_id: str, annotator: str) -> dict[str, dict[str, int]]:
+        """candidate id -> criterion -> value, for one prompt and annotator."""
+        found: dict[str, dict[str, int]] = {}
+        query = (
+            "select s.candidate_id, s.criterion, s.value from scores s "
+            "join candidates c on c.id = s.candidate_id where c.prompt_id = ? and s.annotator = ?"
+        )
+        for cid, criterion, value in self.db.execute(query, [prompt_id, annotator]):
+            found.setdefault(cid, {})[criterion] = value
+        return found
+
+    def judgement(self, prompt_id: str, annotator: str) -> Judgement | None:
+        row = self.db.execute(
+            "select diagnosis, flags, display_order, seconds_spent, updated_at from judgements "
+            "where prompt_id = ? and annotator = ?",
+            [prompt_id, annotator],
+        ).fetchone()
+        if row is None:
+            return None
+        diagnosis, flags, order, seconds, updated = row
+        return Judgement(
+            prompt_id=prompt_id,
+            annotator=annotator,
+            diagnosis=diagnosis or "",
+            flags=tuple(json.loads(flags or "[]")),
+            display_order=tuple(json.loads(order or "[]")),
+            seconds_spent=seconds or 0.0,
+            updated_at=updated,
+        )
+
+    def save_judgement(self, judgement: Judgement) -> Judgement:
+        """Write a judgement whole, committed at once; returns it with its new `updated_at`."""
+        saved = judgement.model_copy(update={"updated_at": now()})
+        self._table("judgements").upsert(
+            {
+                **saved.model_dump(),
+                "flags": json.dumps(list(saved.flags)),
+                "display_order": json.dumps(list(saved.display_order)),
+            },
+            pk=("prompt_id", "annotator"),
+        )
+        return saved
+
+    def annotation_state(self, annotator: str) -> dict[str, tuple[int, int, bool, bool]]:
+        """prompt id -> (candidates, fully scored candidates, has diagnosis, flagged), for
+        every prompt, computed in one query (progress, filters, next unfinished)."""
+        criteria = len(self.rubric.criteria)
+        query = """
+            with per_candidate as (
+                select c.prompt_id, count(s.criterion) as scored
+                from candidates c
+                left join scores s on s.candidate_id = c.id and s.annotator = :annotator
+                group by c.id
+            ), per_prompt as (
+                select prompt_id, count(*) as held, sum(scored >= :criteria) as complete
+                from per_candidate group by prompt_id
+            )
+            select p.id, coalesce(pp.held, 0), coalesce(pp.complete, 0),
+                   coalesce(length(trim(j.diagnosis)) > 0, 0),
+                   coalesce(j.flags not in ('[]', ''), 0)
+            from prompts p
+            left join per_prompt pp on pp.prompt_id = p.id
+            left join judgements j on j.prompt_id = p.id and j.annotator = :annotator
+            order by p.rowid
+        """
+        rows = self.db.execute(query, {"annotator": annotator, "criteria": criteria})
+        return {
+            pid: (total, scored, bool(diagnosed), bool(flagged))
+            for pid, total, scored, diagnosed, flagged in rows
+        }
 
     def imports(self) -> list[ImportRecord]:
         rows = self._table("imports").rows_where(order_by="id")

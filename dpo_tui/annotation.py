@@ -1,0 +1,281 @@
+"""An annotation session over a project: what the annotator app shows and every change it makes.
+
+No UI here: the Textual app is a thin view over `AnnotationSession`, and tests drive either.
+Every change is committed to the project file before the method returns.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from dpo_tui.core.models import FLAGS, Candidate, Flag, Judgement, Prompt
+from dpo_tui.core.pairs import PairOutcome, extract_pairs
+from dpo_tui.core.scoring import total
+from dpo_tui.store.project import ProjectStore
+
+ItemFilter = Literal["all", "unfinished", "flagged"]
+FILTERS: tuple[ItemFilter, ...] = ("all", "unfinished", "flagged")
+IDLE_CAP_SECONDS = 600.0
+"""Time on one item counts at most this much per visit (an app left open is not work)."""
+LABELS = "ABCDEFGHIJKLMNOP"
+
+
+@dataclass(frozen=True)
+class ItemView:
+    """Everything the app shows for one prompt."""
+
+    index: int
+    prompt: Prompt
+    candidates: tuple[Candidate, ...]
+    scores: dict[str, dict[str, int]]
+    judgement: Judgement
+    outcome: PairOutcome
+    totals: dict[str, float | None]
+
+    @property
+    def labels(self) -> dict[str, str]:
+        """candidate id -> its blind label (A, B, ...) in display order."""
+        return {c.id: LABELS[i] for i, c in enumerate(self.candidates)}
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    total: int
+    items_per_hour: float | None
+    eta_seconds: float | None
+
+
+@dataclass
+class _ScoreChange:
+    candidate_id: str
+    criterion: str
+    before: int | None
+    after: int | None
+
+
+@dataclass
+class _History:
+    undo: list[_ScoreChange] = field(default_factory=list)
+    redo: list[_ScoreChange] = field(default_factory=list)
+
+
+class AnnotationSession:
+    """One annotator working through a project file."""
+
+    def __init__(
+        self,
+        store: ProjectStore,
+        annotator: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.annotator = annotator or store.meta.annotator
+        self.rubric = store.rubric
+        self.clock = clock
+        self.filter: ItemFilter = "all"
+        self._state = store.annotation_state(self.annotator)
+        self.prompt_ids = list(self._state)
+        self._history = _History()
+        self._opened_at: float | None = None
+        self.item: ItemView | None = None
+
+    # -- progress --------------------------------------------------------------
+
+    def is_done(self, prompt_id: str) -> bool:
+        """Flagged, or every candidate fully scored and a diagnosis written."""
+        held, complete, diagnosed, flagged = self._state[prompt_id]
+        return flagged or (held > 0 and complete == held and diagnosed)
+
+    def matches(self, prompt_id: str, item_filter: ItemFilter | None = None) -> bool:
+        wanted = item_filter or self.filter
+        if wanted == "unfinished":
+            return not self.is_done(prompt_id)
+        if wanted == "flagged":
+            return self._state[prompt_id][3]
+        return True
+
+    def progress(self) -> Progress:
+        done = [pid for pid in self.prompt_ids if self.is_done(pid)]
+        seconds = float(
+            self.store.db.execute(
+                "select coalesce(sum(seconds_spent), 0) from judgements where annotator = ?",
+                [self.annotator],
+            ).fetchone()[0]
+        )
+        rate = len(done) / (seconds / 3600) if seconds > 0 and done else None
+        remaining = len(self.prompt_ids) - len(done)
+        eta = remaining / rate * 3600 if rate else None
+        return Progress(len(done), len(self.prompt_ids), rate, eta)
+
+    # -- navigation --------------------------------------------------------------
+
+    def open(self, index: int) -> ItemView:
+        """Show the prompt at `index` (import order), recording time spent on the last one."""
+        if not self.prompt_ids:
+            raise IndexError("the project has no prompts")
+        self._record_time()
+        index = max(0, min(index, len(self.prompt_ids) - 1))
+        self.item = self._load(index)
+        self._opened_at = self.clock()
+        return self.item
+
+    def start(self) -> ItemView:
+        """The first unfinished prompt, or the first prompt when all are done."""
+        return self.open(self._find_from(-1, 1, "unfinished") or 0)
+
+    def step(self, direction: int, item_filter: ItemFilter | None = None) -> ItemView | None:
+        """The next (1) or previous (-1) prompt matching the filter; None when there is none."""
+        current = self.item.index if self.item else -1
+        found = self._find_from(current, direction, item_filter or self.filter)
+        return None if found is None else self.open(found)
+
+    def _find_from(self, start: int, direction: int, item_filter: ItemFilter) -> int | None:
+        index = start + direction
+        while 0 <= index < len(self.prompt_ids):
+            if self.matches(self.prompt_ids[index], item_filter):
+                return index
+            index += direction
+        return None
+
+    def find(self, query: str) -> int | None:
+        """A prompt by its number (1-based) or the first after the current containing `query`."""
+        query = query.strip()
+        if query.isdigit():
+            number = int(query)
+            return number - 1 if 1 <= number <= len(self.prompt_ids) else None
+        needle = query.casefold()
+        if not needle:
+            return None
+        start = self.item.index + 1 if self.item else 0
+        order = list(range(start, len(self.prompt_ids))) + list(range(start))
+        texts = dict(self.store.db.execute("select id, text from prompts"))
+        return next((i for i in order if needle in texts[self.prompt_ids[i]].casefold()), None)
+
+    # -- changes -----------------------------------------------------------------
+
+    def set_score(self, candidate_id: str, criterion: str, value: int | None) -> ItemView:
+        item = self._current()
+        before = item.scores.get(candidate_id, {}).get(criterion)
+        if before == value:
+            return item
+        self._write_score(candidate_id, criterion, value)
+        self._history.undo.append(_ScoreChange(candidate_id, criterion, before, value))
+        self._history.redo.clear()
+        return self._reload()
+
+    def undo(self) -> ItemView | None:
+        return self._replay(self._history.undo, self._history.redo, lambda c: c.before)
+
+    def redo(self) -> ItemView | None:
+        return self._replay(self._history.redo, self._history.undo, lambda c: c.after)
+
+    def _replay(
+        self,
+        source: list[_ScoreChange],
+        target: list[_ScoreChange],
+        value_of: Callable[[_ScoreChange], int | None],
+    ) -> ItemView | None:
+        """Undo/redo within the current prompt (changes to other prompts stay as they are)."""
+        item = self._current()
+        ids = {c.id for c in item.candidates}
+        if not source or source[-1].candidate_id not in ids:
+            return None
+        change = source.pop()
+        self._write_score(change.candidate_id, change.criterion, value_of(change))
+        target.append(change)
+        return self._reload()
+
+    def toggle_flag(self, flag: Flag) -> ItemView:
+        item = self._current()
+        flags = set(item.judgement.flags) ^ {flag}
+        return self._save(flags=tuple(f for f in FLAGS if f in flags))
+
+    def set_diagnosis(self, text: str) -> ItemView:
+        if text == self._current().judgement.diagnosis:
+            return self._current()
+        return self._save(diagnosis=text)
+
+    def close(self) -> None:
+        """Record the time spent on the open item."""
+        self._record_time()
+        self._opened_at = None
+
+    # -- internals -----------------------------------------------------------------
+
+    def _current(self) -> ItemView:
+        if self.item is None:
+            raise RuntimeError("no item is open")
+        return self.item
+
+    def _write_score(self, candidate_id: str, criterion: str, value: int | None) -> None:
+        self._ensure_judgement()
+        self.store.set_score(candidate_id, self.annotator, criterion, value)
+
+    def _ensure_judgement(self) -> None:
+        """Persist the judgement (with the display order shown) on an item's first change."""
+        item = self._current()
+        if not item.judgement.updated_at:
+            self._save()
+
+    def _save(self, **changes: object) -> ItemView:
+        self.store.save_judgement(self._current().judgement.model_copy(update=changes))
+        return self._reload()
+
+    def _record_time(self) -> None:
+        if self.item is None or self._opened_at is None:
+            return
+        spent = min(self.clock() - self._opened_at, IDLE_CAP_SECONDS)
+        self._opened_at = self.clock()
+        judgement = self.item.judgement
+        if judgement.updated_at and spent > 0:
+            self._save(seconds_spent=judgement.seconds_spent + spent)
+
+    def _reload(self) -> ItemView:
+        item = self._current()
+        self.item = self._load(item.index)
+        return self.item
+
+    def _load(self, index: int) -> ItemView:
+        pid = self.prompt_ids[index]
+        prompt = self.store.prompt(pid)
+        assert prompt is not None
+        candidates = self.store.candidates(pid)
+        judgement = self.store.judgement(pid, self.annotator) or Judgement(
+            prompt_id=pid, annotator=self.annotator
+        )
+        ordered = _display_order(candidates, judgement, self.annotator)
+        if judgement.display_order != tuple(c.id for c in ordered):
+            judgement = judgement.model_copy(update={"display_order": tuple(c.id for c in ordered)})
+        scores = self.store.scores(pid, self.annotator)
+        table = [(c.id, scores.get(c.id, {})) for c in ordered]
+        outcome = extract_pairs(self.rubric, table, judgement.flags)
+        totals = {cid: total(self.rubric, s) for cid, s in table}
+        complete = sum(1 for value in totals.values() if value is not None)
+        self._state[pid] = (
+            len(candidates),
+            complete,
+            bool(judgement.diagnosis.strip()),
+            bool(judgement.flags),
+        )
+        return ItemView(index, prompt, tuple(ordered), scores, judgement, outcome, totals)
+
+
+def _display_order(
+    candidates: list[Candidate], judgement: Judgement, annotator: str
+) -> list[Candidate]:
+    """The order recorded for this annotator, else a shuffle seeded by (annotator, prompt);
+    candidates added since the order was recorded come after it, shuffled the same way."""
+    by_id = {c.id: c for c in candidates}
+    shown = [by_id[cid] for cid in judgement.display_order if cid in by_id]
+    rest = sorted(
+        (c for c in candidates if c.id not in judgement.display_order), key=lambda c: c.id
+    )
+    seed = hashlib.sha256(f"{annotator}:{judgement.prompt_id}".encode()).digest()
+    random.Random(seed).shuffle(rest)
+    return shown + rest
