@@ -250,6 +250,25 @@ def rubric_list() -> None:
 
 
 @cli.command()
+@click.argument("project", type=PROJECT)
+@click.option("--annotator", "-a", help="Annotate as this person (default: the file's annotator).")
+@click.option(
+    "--keymap",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Config file with a [keymap] table (default: ~/.config/dpo-tui/config.toml).",
+)
+def annotate(project: Path, annotator: str | None, keymap: Path | None) -> None:
+    """Open the annotator app on the first unfinished prompt of a project."""
+    from dpo_tui.tui.app import make_app  # imported here: the other commands never load Textual
+
+    app = make_app(project, annotator, keymap)
+    try:
+        app.run()
+    finally:
+        app.session.store.close()
+
+
+@cli.command()
 @click.argument("project", type=PROJECT, default=Path("demo.dpo"))
 def demo(project: Path) -> None:
     """Make a demo project from the bundled sample prompts and show its status."""

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from dpo_tui.core.importers.base import ImportOptions
 from dpo_tui.core.rubric import load_rubric
+from dpo_tui.operations import import_candidates, import_prompts
 from dpo_tui.store.project import ProjectStore
 
 DATA = Path(__file__).parent / "data"
@@ -44,11 +47,34 @@ def snapshot(path: Path) -> list[str]:
 @pytest.fixture
 def scored_project(project: ProjectStore) -> ProjectStore:
     """The test rubric's project with 3 prompts: two with candidates (3 and 2), one without."""
-    from dpo_tui.core.importers.base import ImportOptions
-    from dpo_tui.operations import import_candidates, import_prompts
-
     import_prompts(project, [DATA / "inputs" / "good.jsonl"], ImportOptions())
     import_prompts(project, [DATA / "inputs" / "three.txt"], ImportOptions())
     import_candidates(project, DATA / "candidates" / "good.jsonl")
     import_candidates(project, DATA / "candidates" / "more.jsonl")
     return project
+
+
+PAYLOAD = (
+    "Click [@click=app.quit]here[/] or [link=http://evil.example]there[/] [b]bold[/b]\n"
+    "escape:\x1b[2J\x1b]0;pwned\x07 bidi:\u202eevil"
+)
+INJECTION_PROMPT = "Render this [bold red]URGENT[/] ticket \x1b[31m safely"
+
+
+@pytest.fixture
+def app_project(tmp_path: Path) -> Path:
+    path = tmp_path / "app.dpo"
+    with ProjectStore.create(path, load_rubric(DATA / "rubrics" / "good.toml"), "alice") as store:
+        import_prompts(store, [DATA / "inputs" / "good.jsonl"], ImportOptions())
+        import_prompts(store, [DATA / "inputs" / "three.txt"], ImportOptions())
+        import_candidates(store, DATA / "candidates" / "good.jsonl")
+        import_candidates(store, DATA / "candidates" / "more.jsonl")
+        extra = tmp_path / "injection.jsonl"
+        extra.write_text(json.dumps({"prompt": INJECTION_PROMPT}) + "\n")
+        import_prompts(store, [extra], ImportOptions())
+        candidates = tmp_path / "injection_candidates.jsonl"
+        candidates.write_text(
+            json.dumps({"prompt": INJECTION_PROMPT, "responses": [PAYLOAD, "plain answer"]}) + "\n"
+        )
+        import_candidates(store, candidates)
+    return path

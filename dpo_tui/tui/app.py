@@ -1,0 +1,116 @@
+"""The annotator app and `make_app`, the one factory used by the CLI and the tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import ClassVar
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Input, TextArea
+
+from dpo_tui.annotation import AnnotationSession
+from dpo_tui.config import load_keymap
+from dpo_tui.store.project import ProjectStore
+from dpo_tui.tui.screens.annotate import AnnotateScreen
+from dpo_tui.tui.screens.help import HelpScreen
+from dpo_tui.tui.screens.home import HomeScreen
+
+
+class DpoApp(App[None]):
+    """Annotate one project file; every change is in the file before it shows on screen."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "dpo-tui"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1,question_mark", "help", "Keys", id="help", priority=True),
+        Binding("h", "home", "Home", id="home", priority=True),
+        Binding("q", "quit", "Quit", id="quit", priority=True),
+    ]
+
+    def __init__(self, session: AnnotationSession, keymap: dict[str, str] | None = None) -> None:
+        super().__init__()
+        self.session = session
+        self.keymap = keymap or {}
+
+    def on_mount(self) -> None:
+        self.set_keymap(self.keymap)
+        known = self._binding_ids()
+        unknown = sorted(set(self.keymap) - known)
+        if unknown:
+            self.notify(
+                f"Unknown key binding ids in the keymap: {', '.join(unknown)}", severity="warning"
+            )
+        if self.session.store.status().candidates == 0:
+            self.push_screen(HomeScreen(self.session))
+        else:
+            self.push_screen(AnnotateScreen(self.session))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Letters type text in an editor or input; elsewhere they are commands."""
+        return not isinstance(self.focused, (TextArea, Input)) or action not in {
+            "help",
+            "home",
+            "quit",
+        }
+
+    def _binding_ids(self) -> set[str]:
+        bindings = [*self.BINDINGS, *AnnotateScreen.BINDINGS, *HomeScreen.BINDINGS]
+        return {b.id for b in bindings if isinstance(b, Binding) and b.id}
+
+    def switch_to_annotate(self) -> None:
+        if isinstance(self.screen, HomeScreen):
+            self.pop_screen()
+        if not isinstance(self.screen, AnnotateScreen):
+            self.push_screen(AnnotateScreen(self.session))
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    def action_home(self) -> None:
+        if isinstance(self.screen, AnnotateScreen):
+            self.screen.save_diagnosis()
+            self.push_screen(HomeScreen(self.session))
+
+    async def action_quit(self) -> None:
+        """Quit (q or ctrl+q) after committing the diagnosis being typed and the time spent."""
+        for screen in self.screen_stack:
+            if isinstance(screen, AnnotateScreen):
+                screen.save_diagnosis()
+        self.session.close()
+        self.exit()
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """Every action of the screen in the palette, plus quick-insert of criterion names."""
+        yield from super().get_system_commands(screen)
+        for binding in screen.BINDINGS:
+            if isinstance(binding, Binding) and binding.description:
+                action = binding.action
+                yield SystemCommand(
+                    binding.description,
+                    f"{binding.key} · {binding.id}",
+                    lambda action=action: self.run_action(action, screen),
+                )
+        if isinstance(screen, AnnotateScreen):
+            for criterion in self.session.rubric.criteria:
+                label = criterion.label
+                yield SystemCommand(
+                    f"Insert criterion: {label}",
+                    "into the diagnosis at the cursor",
+                    lambda label=label: screen.insert_in_diagnosis(label),
+                )
+
+
+def make_app(
+    project: Path, annotator: str | None = None, keymap_file: Path | None = None
+) -> DpoApp:
+    """Open `project` for `annotator` (default: the file's own) with the user's keymap."""
+    store = ProjectStore.open(project)
+    try:
+        return DpoApp(AnnotationSession(store, annotator), load_keymap(keymap_file))
+    except BaseException:
+        store.close()
+        raise

@@ -1,0 +1,296 @@
+"""AnnotateScreen: the prompt, candidates side by side with sliders, diagnosis, flags."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual import events, on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import HorizontalScroll, VerticalScroll
+from textual.content import Content
+from textual.css.query import NoMatches
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer, Static, TextArea
+
+from dpo_tui.annotation import FILTERS, AnnotationSession, ItemView
+from dpo_tui.core.models import Flag
+from dpo_tui.core.safe_text import visible
+from dpo_tui.tui.screens.goto import GoToScreen
+from dpo_tui.tui.widgets.candidate_pane import CandidatePane
+from dpo_tui.tui.widgets.slider import RubricSlider
+
+DIAGNOSIS_IDLE_SECONDS = 0.6
+PANE_MIN_WIDTH = 38
+FLAG_KEYS: dict[Flag, str] = {"skip": "s", "tie": "t", "all_bad": "a", "unclear": "u"}
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    minutes = int(seconds // 60)
+    return f"{minutes // 60}h {minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
+
+
+class AnnotateScreen(Screen[None]):
+    """Keyboard-first scoring; every change is committed to the project file at once."""
+
+    # Every binding is a priority binding: the app runs it before dispatching the next key,
+    # so fast typing is applied in order. `check_action` lets keys through to the editor.
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("n", "step(1)", "Next", id="next_item", priority=True),
+        Binding("p", "step(-1)", "Prev", id="previous_item", priority=True),
+        Binding("N", "next_unfinished", "Next unfinished", id="next_unfinished", priority=True),
+        Binding("g", "go_to", "Go to", id="go_to", priority=True),
+        Binding("v", "cycle_filter", "Filter", id="cycle_filter", priority=True),
+        Binding("s", "flag('skip')", "Skip", id="flag_skip", priority=True),
+        Binding("t", "flag('tie')", "Tie", id="flag_tie", priority=True),
+        Binding("a", "flag('all_bad')", "All bad", id="flag_all_bad", priority=True),
+        Binding("u", "flag('unclear')", "Unclear", id="flag_unclear", priority=True),
+        Binding("d", "edit_diagnosis", "Diagnosis", id="edit_diagnosis", priority=True),
+        Binding(
+            "escape", "leave_editor", "Back to scores", show=False, id="leave_editor", priority=True
+        ),
+        Binding("m", "maximize_candidate", "Focus pane", id="maximize_candidate", priority=True),
+        Binding("ctrl+z", "undo", "Undo", show=False, id="undo", priority=True),
+        Binding("ctrl+y", "redo", "Redo", show=False, id="redo", priority=True),
+    ]
+
+    def __init__(self, session: AnnotationSession) -> None:
+        super().__init__()
+        self.session = session
+        self._save_timer: Timer | None = None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """While the diagnosis editor has focus, keys type text; only escape leaves it."""
+        return action == "leave_editor" or not isinstance(self.app.focused, TextArea)
+
+    @property
+    def item(self) -> ItemView:
+        assert self.session.item is not None
+        return self.session.item
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="progress")
+        with VerticalScroll(id="prompt"):
+            yield Static(id="prompt-text")
+        yield HorizontalScroll(id="candidates")
+        yield TextArea(id="diagnosis", soft_wrap=True, show_line_numbers=False)
+        yield Static(id="flags")
+        yield Static(id="question")
+        yield Footer()
+
+    async def on_mount(self) -> None:
+        self.query_one(
+            "#diagnosis", TextArea
+        ).border_title = "Diagnosis: why is the better one better?"
+        await self.show_item(self.session.item or self.session.start())
+
+    # -- showing an item -------------------------------------------------------
+
+    async def show_item(self, item: ItemView) -> None:
+        """Show `item`, reusing candidate panes when the count is unchanged."""
+        row = self.query_one("#candidates", HorizontalScroll)
+        panes = list(row.query(CandidatePane))
+        if len(panes) != len(item.candidates):
+            await row.remove_children()
+            panes = [CandidatePane(self.session.rubric, i) for i in range(len(item.candidates))]
+            await row.mount_all(panes)
+            self._fit_panes()
+        labels = item.labels
+        for pane, candidate in zip(panes, item.candidates, strict=True):
+            pane.show(candidate, labels[candidate.id], item.scores.get(candidate.id, {}))
+        prompt = self.query_one("#prompt-text", Static)
+        prompt.update(Content(visible(item.prompt.text)))
+        self.query_one("#prompt", VerticalScroll).scroll_home(animate=False)
+        meta = f"#{item.index + 1} · {item.prompt.source}"
+        if item.prompt.tags:
+            meta += " · " + ", ".join(item.prompt.tags)
+        self.query_one("#prompt", VerticalScroll).border_title = visible(meta)
+        editor = self.query_one("#diagnosis", TextArea)
+        with editor.prevent(TextArea.Changed):
+            editor.load_text(item.judgement.diagnosis)
+        self.refresh_status(item)
+        sliders = list(row.query(RubricSlider))
+        if sliders and not isinstance(self.focused, TextArea):
+            self.set_focus(sliders[0])
+        elif not sliders:
+            self.query_one("#question", Static).update(
+                "No candidates for this prompt yet: run `dpo-tui generate` or "
+                "`dpo-tui import-candidates`."
+            )
+
+    def on_resize(self) -> None:
+        self._fit_panes()
+
+    def _fit_panes(self) -> None:
+        """Share the width between the panes, none narrower than PANE_MIN_WIDTH (then scroll)."""
+        row = self.query_one("#candidates", HorizontalScroll)
+        panes = list(row.query(CandidatePane))
+        if panes and row.size.width:
+            width = max(PANE_MIN_WIDTH, row.size.width // len(panes))
+            for pane in panes:
+                pane.styles.width = width
+
+    def refresh_status(self, item: ItemView) -> None:
+        """Totals, the forming pair, flags and the progress line, after any change."""
+        roles: dict[str, str] = {}
+        for pair in item.outcome.pairs:
+            roles.setdefault(pair.chosen, "chosen")
+            roles.setdefault(pair.rejected, "rejected")
+        for pane in self.query(CandidatePane):
+            pane.set_status(item.totals.get(pane.candidate_id), roles.get(pane.candidate_id, ""))
+        flags = [
+            (
+                f" {key} {name.replace('_', ' ')} ",
+                "reverse bold" if name in item.judgement.flags else "dim",
+            )
+            for name, key in FLAG_KEYS.items()
+        ]
+        pair_line = self._pair_line(item)
+        self.query_one("#flags", Static).update(Content.assemble(*flags, "  ", pair_line))
+        progress = self.session.progress()
+        percent = 100 * progress.done / progress.total if progress.total else 0
+        rate = f"{progress.items_per_hour:.0f}/h" if progress.items_per_hour else "–/h"
+        self.query_one("#progress", Static).update(
+            Content.assemble(
+                ("dpo-tui ", "bold"),
+                visible(f"{self.session.annotator} · "),
+                f"{progress.done}/{progress.total} done ({percent:.0f}%) · {rate} · "
+                f"ETA {duration(progress.eta_seconds)} · filter: {self.session.filter}",
+            )
+        )
+
+    def _pair_line(self, item: ItemView) -> Content:
+        labels = item.labels
+        if item.outcome.pairs:
+            shown = ", ".join(
+                f"{labels[p.chosen]} > {labels[p.rejected]} ({p.margin:+.2f}"
+                + (" veto)" if p.by_veto else ")")
+                for p in item.outcome.pairs
+            )
+            return Content.styled(f"pair: {shown}", "bold $success")
+        return Content.styled(f"no pair: {item.outcome.reason}", "$warning")
+
+    # -- events ------------------------------------------------------------------
+
+    @on(RubricSlider.Changed)
+    def score_changed(self, event: RubricSlider.Changed) -> None:
+        slider = event.slider
+        item = self.session.set_score(slider.candidate_id, slider.criterion.key, event.value)
+        self.refresh_status(item)
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        focused = self.focused
+        if isinstance(focused, RubricSlider):
+            pane = focused.query_ancestor(CandidatePane)
+            self.query_one("#question", Static).update(
+                Content.assemble(
+                    (f"{pane.label} · {focused.criterion.label}: ", "bold"),
+                    focused.criterion.question,
+                )
+            )
+
+    @on(TextArea.Changed, "#diagnosis")
+    def diagnosis_changed(self) -> None:
+        if self._save_timer is not None:
+            self._save_timer.stop()
+        self._save_timer = self.set_timer(DIAGNOSIS_IDLE_SECONDS, self.save_diagnosis)
+
+    def save_diagnosis(self) -> None:
+        """Commit the diagnosis text (after an idle pause, on leaving the editor or item)."""
+        if self._save_timer is not None:
+            self._save_timer.stop()
+            self._save_timer = None
+        if self.session.item is None:
+            return
+        text = self.query_one("#diagnosis", TextArea).text
+        self.refresh_status(self.session.set_diagnosis(text))
+
+    # -- actions -----------------------------------------------------------------
+
+    async def _go(self, item: ItemView | None, empty: str) -> None:
+        self.save_diagnosis()
+        if item is None:
+            self.notify(empty, timeout=3)
+            return
+        await self.show_item(item)
+
+    async def action_step(self, direction: int) -> None:
+        self.save_diagnosis()
+        edge = "last" if direction > 0 else "first"
+        await self._go(
+            self.session.step(direction), f"This is the {edge} item ({self.session.filter})."
+        )
+
+    async def action_next_unfinished(self) -> None:
+        self.save_diagnosis()
+        await self._go(self.session.step(1, "unfinished"), "No unfinished item after this one.")
+
+    async def action_cycle_filter(self) -> None:
+        self.session.filter = FILTERS[(FILTERS.index(self.session.filter) + 1) % len(FILTERS)]
+        self.refresh_status(self.item)
+        self.notify(f"Filter: {self.session.filter} (n / p move within it)", timeout=2)
+
+    def action_go_to(self) -> None:
+        async def jump(query: str | None) -> None:
+            if not query:
+                return
+            index = self.session.find(query)
+            if index is None:
+                self.notify(visible(f"No prompt matches {query!r}."), severity="warning")
+                return
+            self.save_diagnosis()
+            await self.show_item(self.session.open(index))
+
+        self.app.push_screen(GoToScreen(len(self.session.prompt_ids)), jump)
+
+    def action_flag(self, flag: Flag) -> None:
+        self.save_diagnosis()
+        self.refresh_status(self.session.toggle_flag(flag))
+
+    def action_edit_diagnosis(self) -> None:
+        # set_focus, not focus(): at once, so the keys typed next land in the editor.
+        self.set_focus(self.query_one("#diagnosis", TextArea))
+
+    def action_leave_editor(self) -> None:
+        if self.screen.maximized is not None:
+            self.screen.minimize()
+            return
+        if isinstance(self.focused, TextArea):
+            self.save_diagnosis()
+            sliders = list(self.query(RubricSlider))
+            if sliders:
+                self.set_focus(sliders[0])
+
+    def action_maximize_candidate(self) -> None:
+        focused = self.focused
+        if focused is None:
+            return
+        try:
+            pane = focused.query_ancestor(CandidatePane)
+        except NoMatches:
+            return
+        self.maximize(pane, container=False)
+
+    async def action_undo(self) -> None:
+        await self._history(self.session.undo())
+
+    async def action_redo(self) -> None:
+        await self._history(self.session.redo())
+
+    async def _history(self, item: ItemView | None) -> None:
+        if item is None:
+            self.notify("Nothing to undo or redo on this item.", timeout=2)
+            return
+        focused = self.focused
+        await self.show_item(item)
+        if focused is not None and focused.is_attached:
+            focused.focus()
+
+    def insert_in_diagnosis(self, text: str) -> None:
+        """Quick-insert (a criterion name) at the cursor in the diagnosis editor."""
+        editor = self.query_one("#diagnosis", TextArea)
+        editor.insert(text)
+        editor.focus()

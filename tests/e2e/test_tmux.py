@@ -1,0 +1,83 @@
+"""The annotator in a real terminal: tmux runs it, send-keys types, capture-pane reads."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from dpo_tui.store.project import ProjectStore
+
+pytestmark = pytest.mark.slow
+
+
+class Tmux:
+    def __init__(self, socket: str) -> None:
+        if shutil.which("tmux") is None:
+            pytest.fail("tmux is required for the terminal tests (apt-get install tmux)")
+        self.base = ["tmux", "-L", socket]
+
+    def __call__(self, *args: str) -> str:
+        return subprocess.run(
+            [*self.base, *args], capture_output=True, text=True, check=True
+        ).stdout
+
+    def screen(self) -> str:
+        return self("capture-pane", "-p", "-t", "app")
+
+    def wait_for(self, text: str, timeout: float = 20) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            shown = self.screen()
+            if text in shown:
+                return shown
+            time.sleep(0.1)
+        raise AssertionError(f"{text!r} never appeared on screen:\n{self.screen()}")
+
+    def keys(self, *keys: str, pause: float = 0.3) -> None:
+        self("send-keys", "-t", "app", *keys)
+        time.sleep(pause)
+
+
+@pytest.fixture
+def tmux(tmp_path: Path):
+    terminal = Tmux(f"dpo-tui-test-{tmp_path.name}")
+    yield terminal
+    subprocess.run([*terminal.base, "kill-server"], capture_output=True)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (200, 50)])
+def test_score_two_items_and_quit_in_a_real_terminal(tmux: Tmux, app_project: Path, size):
+    width, height = size
+    command = f"{sys.executable} -m dpo_tui annotate {app_project}"
+    tmux("new-session", "-d", "-s", "app", "-x", str(width), "-y", str(height), command)
+    tmux.wait_for("0/4 done")
+    tmux.keys(*"535323")
+    tmux.keys("d")
+    tmux.keys("A is warm and asks for the order number.")
+    tmux.keys("Escape", pause=0.6)
+    shown = tmux.wait_for("pair: A > C")
+    assert "1/4 done" in shown
+    assert "✓ chosen" in shown
+    tmux.keys("n")
+    tmux.wait_for("#2 ·")
+    tmux.keys(*"4231")
+    tmux.keys("t")
+    shown = tmux.wait_for("2/4 done")
+    assert "no pair: flagged tie" in shown
+    tmux.keys("q", pause=1.0)
+    with ProjectStore.open(app_project) as store:
+        first, second = list(store.prompts())[:2]
+        assert len(store.scores(first.id, "alice")) == 3
+        assert sorted(store.scores(second.id, "alice").values(), key=str) == [
+            {"clarity": 3, "safety": 1},
+            {"clarity": 4, "safety": 2},
+        ]
+        assert store.judgement(first.id, "alice").diagnosis == (
+            "A is warm and asks for the order number."
+        )
+        assert store.judgement(second.id, "alice").flags == ("tie",)

@@ -1,0 +1,243 @@
+"""The annotator app driven with Pilot; every assertion is on what the project file holds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import Static, TextArea
+
+from dpo_tui.store.project import ProjectStore
+from dpo_tui.tui.app import DpoApp, make_app
+from dpo_tui.tui.screens.annotate import AnnotateScreen
+from dpo_tui.tui.screens.home import HomeScreen
+from dpo_tui.tui.widgets.candidate_pane import CandidatePane
+from dpo_tui.tui.widgets.slider import RubricSlider
+from tests.conftest import PAYLOAD
+
+
+def stored(path: Path) -> ProjectStore:
+    return ProjectStore.open(path)
+
+
+def first_prompt_scores(path: Path, app: DpoApp) -> dict[str, dict[str, int]]:
+    item = app.session.item
+    assert item is not None
+    with stored(path) as store:
+        return store.scores(item.prompt.id, "alice")
+
+
+async def test_digits_score_every_slider_in_order_and_commit(app_project: Path):
+    app = make_app(app_project)
+    async with app.run_test(size=(120, 40)) as pilot:
+        assert isinstance(app.screen, AnnotateScreen)
+        await pilot.press(*"534231")
+        await pilot.pause()
+        order = [c.id for c in app.session.item.candidates]
+        scores = first_prompt_scores(app_project, app)
+        assert scores[order[0]] == {"clarity": 5, "safety": 3}
+        assert scores[order[1]] == {"clarity": 4, "safety": 2}
+        assert scores[order[2]] == {"clarity": 3, "safety": 1}
+        pair = str(app.screen.query_one("#flags", Static).render())
+        assert "pair: A > C" in pair and "veto" in pair
+
+
+async def test_arrows_plus_minus_and_backspace(app_project: Path):
+    app = make_app(app_project)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("right", "right", "plus", "minus", "left")
+        await pilot.pause()
+        first = app.session.item.candidates[0].id
+        assert first_prompt_scores(app_project, app)[first] == {"clarity": 1}
+        await pilot.press("backspace")
+        await pilot.pause()
+        assert first not in first_prompt_scores(app_project, app)
+
+
+async def test_diagnosis_is_saved_after_idle_and_on_escape(app_project: Path):
+    app = make_app(app_project)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("d", *"A asks for the order number")
+        await pilot.pause(1.0)
+        pid = app.session.item.prompt.id
+        with stored(app_project) as store:
+            assert store.judgement(pid, "alice").diagnosis == "A asks for the order number"
+        await pilot.press(*"; B is robotic", "escape")
+        await pilot.pause()
+        assert isinstance(app.focused, RubricSlider)
+        with stored(app_project) as store:
+            assert store.judgement(pid, "alice").diagnosis.endswith("B is robotic")
+
+
+async def test_letters_typed_in_the_editor_are_text_not_commands(app_project: Path):
+    app = make_app(app_project)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("d", *"skip next quit", "escape")
+        await pilot.pause()
+        assert app.is_running
+        assert app.session.item.index == 0
+        assert app.session.item.judgement.flags == ()
+        assert app.session.item.judgement.diagnosis == "skip next quit"
+
+
+async def test_flags_navigation_and_go_to(app_project: Path):
+    app = make_app(app_project)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("s", "u")
+        await pilot.pause()
+        first = app.session.item.prompt.id
+        with stored(app_project) as store:
+            assert store.judgement(first, "alice").flags == ("skip", "unclear")
+        await pilot.press("n")
+        assert app.session.item.index == 1
+        await pilot.press("p")
+        assert app.session.item.index == 0
+        await pilot.press("g", *"haiku", "enter")
+        await pilot.pause()
+        assert "haiku" in app.session.item.prompt.text
+        await pilot.press("g", "1", "enter")
+        await pilot.pause()
+        assert app.session.item.index == 0
+
+
+async def test_undo_and_redo(app_project: Path):
+    app = make_app(app_project)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("4", "2")
+        await pilot.pause()
+        first = app.session.item.candidates[0].id
+        await pilot.press("ctrl+z")
+        await pilot.pause()
+        assert first_prompt_scores(app_project, app)[first] == {"clarity": 4}
+        await pilot.press("ctrl+y")
+        await pilot.pause()
+        assert first_prompt_scores(app_project, app)[first] == {"clarity": 4, "safety": 2}
+
+
+async def test_untrusted_text_is_shown_literally_and_runs_nothing(app_project: Path):
+    app = make_app(app_project)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.press("g", *"Render this", "enter")
+        await pilot.pause()
+        texts = [str(s.render()) for s in app.screen.query(".candidate-text").results(Static)]
+        shown = next(t for t in texts if "Click" in t)
+        assert "[@click=app.quit]here[/]" in shown
+        assert "[link=http://evil.example]there[/]" in shown
+        assert "\\x1b[2J\\x1b]0;pwned\\x07" in shown
+        assert "\\u202eevil" in shown
+        assert "\x1b" not in shown and "\u202e" not in shown
+        prompt = str(app.screen.query_one("#prompt-text", Static).render())
+        assert "[bold red]URGENT[/]" in prompt and "\\x1b[31m" in prompt
+        pane = next(
+            p
+            for p in app.screen.query(CandidatePane)
+            if "Click" in str(p.query_one(".candidate-text", Static).render())
+        )
+        await pilot.click(pane.query_one(".candidate-text"), offset=(8, 0))
+        await pilot.pause()
+        assert app.is_running
+    assert PAYLOAD  # the fixture's payload is what was shown
+
+
+async def test_usable_at_80x24(app_project: Path):
+    app = make_app(app_project)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.pause()
+        screen_region = app.screen.region
+        pane = app.screen.query(CandidatePane).first()
+        for slider in pane.query(RubricSlider):
+            assert screen_region.contains_region(slider.region), slider.id
+        assert screen_region.contains_region(app.screen.query_one("#diagnosis").region)
+        await pilot.press("5", "3", "5", "3")
+        await pilot.pause()
+        third = app.session.item.candidates[2]
+        assert isinstance(app.focused, RubricSlider)
+        assert app.focused.candidate_id == third.id
+        assert screen_region.contains_region(app.focused.region)
+
+
+async def test_focus_mode_maximizes_a_pane(app_project: Path):
+    app = make_app(app_project)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("m")
+        assert isinstance(app.screen.maximized, CandidatePane)
+        await pilot.press("escape")
+        assert app.screen.maximized is None
+
+
+async def test_keymap_remaps_a_binding_by_id(app_project: Path, tmp_path: Path):
+    config = tmp_path / "config.toml"
+    config.write_text('[keymap]\nnext_item = "j"\n')
+    app = make_app(app_project, keymap_file=config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("j")
+        assert app.session.item.index == 1
+        await pilot.press("f1")
+        await pilot.pause()
+        rows = app.screen.query_one("#help-keys").get_row_at
+        keys = {rows(i)[2]: rows(i)[0] for i in range(app.screen.query_one("#help-keys").row_count)}
+        assert keys["next_item"] == "j"
+
+
+async def test_quit_and_reopen_returns_to_the_same_place(app_project: Path):
+    app = make_app(app_project)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press(*"535353", "d", *"A wins", "escape", "n", "4")
+        await pilot.pause()
+        await pilot.press("q")
+    app.session.store.close()
+    again = make_app(app_project)
+    async with again.run_test(size=(120, 40)) as pilot:
+        item = again.session.item
+        assert item.index == 1
+        assert list(item.scores.values()) == [{"clarity": 4}]
+        editor = again.screen.query_one("#diagnosis", TextArea)
+        assert editor.text == ""
+    again.session.store.close()
+    with stored(app_project) as store:
+        first = next(store.prompts())
+        assert store.judgement(first.id, "alice").diagnosis == "A wins"
+        assert store.judgement(first.id, "alice").seconds_spent > 0
+
+
+async def test_home_screen_when_there_is_nothing_to_annotate(tmp_path: Path):
+    from dpo_tui.core.rubric import load_rubric
+    from tests.conftest import DATA
+
+    path = tmp_path / "empty.dpo"
+    ProjectStore.create(path, load_rubric(DATA / "rubrics" / "good.toml"), "alice").close()
+    app = make_app(path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        assert isinstance(app.screen, HomeScreen)
+        summary = str(app.screen.query_one("#home-summary", Static).render())
+        assert "No candidates yet" in summary
+        await pilot.press("enter")
+        assert isinstance(app.screen, HomeScreen)
+
+
+async def test_home_key_shows_progress_and_distribution(app_project: Path):
+    app = make_app(app_project)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("5", "3", "h")
+        await pilot.pause()
+        assert isinstance(app.screen, HomeScreen)
+        distribution = str(app.screen.query_one("#home-distribution", Static).render())
+        assert "Clarity" in distribution and "Safety" in distribution
+        await pilot.press("enter")
+        assert isinstance(app.screen, AnnotateScreen)
+
+
+async def test_command_palette_offers_every_action(app_project: Path):
+    app = make_app(app_project)
+    async with app.run_test(size=(120, 40)):
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        for expected in (
+            "Next",
+            "Prev",
+            "Skip",
+            "Tie",
+            "All bad",
+            "Unclear",
+            "Diagnosis",
+            "Insert criterion: Clarity",
+        ):
+            assert expected in titles
