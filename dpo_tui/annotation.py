@@ -81,6 +81,7 @@ class AnnotationSession:
         self.filter: ItemFilter = "all"
         self._state = store.annotation_state(self.annotator)
         self.prompt_ids = list(self._state)
+        self._done = {pid for pid in self.prompt_ids if self._is_done(pid)}
         self._history = _History()
         self._opened_at: float | None = None
         self.item: ItemView | None = None
@@ -89,6 +90,9 @@ class AnnotationSession:
 
     def is_done(self, prompt_id: str) -> bool:
         """Flagged, or every candidate fully scored and a diagnosis written."""
+        return prompt_id in self._done
+
+    def _is_done(self, prompt_id: str) -> bool:
         held, complete, diagnosed, flagged = self._state[prompt_id]
         return flagged or (held > 0 and complete == held and diagnosed)
 
@@ -101,7 +105,7 @@ class AnnotationSession:
         return True
 
     def progress(self) -> Progress:
-        done = [pid for pid in self.prompt_ids if self.is_done(pid)]
+        done = self._done
         seconds = float(
             self.store.db.execute(
                 "select coalesce(sum(seconds_spent), 0) from judgements where annotator = ?",
@@ -263,6 +267,10 @@ class AnnotationSession:
             bool(judgement.diagnosis.strip()),
             bool(judgement.flags),
         )
+        if self._is_done(pid):
+            self._done.add(pid)
+        else:
+            self._done.discard(pid)
         return ItemView(index, prompt, tuple(ordered), scores, judgement, outcome, totals)
 
 
