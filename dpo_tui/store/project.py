@@ -16,9 +16,9 @@ from sqlite_utils import Database
 from sqlite_utils.db import Table
 
 from dpo_tui import __version__
+from dpo_tui.core.dedup import closest_earlier
 from dpo_tui.core.models import Candidate, Judgement, Message, Prompt, Rubric
 from dpo_tui.core.rubric import LoadedRubric, parse_rubric
-from dpo_tui.core.similarity import near_duplicates
 from dpo_tui.errors import ProjectError, SchemaTooNewError
 from dpo_tui.store.migrations import KNOWN, SCHEMA_VERSION, applied_names, migrations
 
@@ -291,7 +291,7 @@ class ProjectStore:
             known = {c.id for c in earlier}
             new = [c for c in dict((c.id, c) for c in fresh).values() if c.id not in known]
             pool = earlier + new
-            flagged = near_duplicates([c.text for c in pool])
+            flagged = closest_earlier([c.text for c in pool])
             for index, candidate in enumerate(new, start=len(earlier)):
                 match = flagged.get(index)
                 rows[candidate.id] = {
