@@ -3,16 +3,24 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from dpo_tui import __version__
+from dpo_tui.core.dedup import clusters, near_duplicate_pairs
+from dpo_tui.core.export.select import pair_key, select_round
+from dpo_tui.core.export.split import split_pairs
+from dpo_tui.core.export.write import file_hashes, write_split_files
 from dpo_tui.core.importers import FORMATS, detect_format, read_prompts
 from dpo_tui.core.importers.base import ImportOptions
 from dpo_tui.core.importers.candidates import to_candidates
-from dpo_tui.core.models import Prompt
+from dpo_tui.core.models import PairPolicyName, Prompt
 from dpo_tui.core.rubric import load_rubric, resolve_rubric
+from dpo_tui.dataset import collect_pairs
+from dpo_tui.errors import DpoError
 from dpo_tui.paths import data_dir
-from dpo_tui.store.project import CandidatesAdded, ImportRecord, ProjectStore, now
+from dpo_tui.store.project import CandidatesAdded, ExportRound, ImportRecord, ProjectStore, now
 
 DEMO_RUBRIC = "general_assistant"
 DEMO_CANDIDATES = "candidates_handwritten.jsonl"
@@ -90,6 +98,78 @@ def import_candidates(
         imported_at=now(),
     )
     return store.add_candidates(candidates, record)
+
+
+def prompt_clusters(store: ProjectStore) -> dict[str, str]:
+    """Prompt id -> the key of its near-duplicate cluster (the smallest id in it)."""
+    prompts = list(store.prompts())
+    roots = clusters(len(prompts), near_duplicate_pairs([p.text for p in prompts]))
+    smallest: dict[int, str] = {}
+    for prompt, root in zip(prompts, roots, strict=True):
+        smallest[root] = min(smallest.get(root, prompt.id), prompt.id)
+    return {prompt.id: smallest[root] for prompt, root in zip(prompts, roots, strict=True)}
+
+
+def export_dataset(
+    store: ProjectStore,
+    format_name: str,
+    out: Path,
+    *,
+    val_fraction: float = 0.2,
+    seed: int = 0,
+    limit: int | None = None,
+    policy: PairPolicyName | None = None,
+    min_margin: float | None = None,
+    conversational: bool = False,
+    new_only: bool = False,
+) -> ExportRound:
+    """Export the project's pairs as a new round: files, manifest, and a round record."""
+    pair_set = collect_pairs(store, policy, min_margin)
+    earlier = {key for r in store.rounds() for key in r.pair_keys}
+    pairs = pair_set.exportable
+    if new_only:
+        pairs = [p for p in pairs if pair_key(p) not in earlier]
+    pairs = select_round(pairs, limit, earlier, seed)
+    if not pairs:
+        raise DpoError(
+            "no pairs to export"
+            + (" that earlier rounds did not already export" if new_only else ""),
+            hint="score candidates with `dpo-tui annotate`; `dpo-tui report` says why items "
+            "gave no pair",
+        )
+    train, validation = split_pairs(pairs, val_fraction, seed, prompt_clusters(store))
+    out.mkdir(parents=True, exist_ok=True)
+    written = write_split_files(
+        format_name, {"train": train, "validation": validation}, out, conversational
+    )
+    rubric = store.rubric
+    entry = ExportRound(
+        number=0,
+        created_at=now(),
+        format=format_name,
+        out_dir=str(out),
+        policy=policy or rubric.pairs.policy,
+        min_margin=rubric.pairs.min_margin if min_margin is None else min_margin,
+        val_fraction=val_fraction,
+        seed=seed,
+        limit_pairs=limit,
+        train_pairs=len(train),
+        validation_pairs=len(validation),
+        disputed_excluded=len(pair_set.disputed),
+        rubric_sha256=store.meta.rubric_sha256,
+        files=file_hashes(written, out),
+        pair_keys=[pair_key(p) for p in pairs],
+    )
+    entry = store.record_round(entry)
+    manifest = entry.model_dump(exclude={"pair_keys"}) | {
+        "dpo_tui_version": __version__,
+        "project_id": store.meta.project_id,
+        "rubric": rubric.name,
+        "conversational": conversational,
+        "new_only": new_only,
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    return entry
 
 
 def demo_project(path: Path, annotator: str = "demo") -> tuple[ProjectStore, list[ImportResult]]:

@@ -180,3 +180,32 @@ class Judgement(BaseModel):
     display_order: tuple[str, ...] = ()
     seconds_spent: float = 0.0
     updated_at: str = ""
+
+
+PairStatus = Literal["single", "agreed", "disputed"]
+
+
+class PreferencePair(BaseModel):
+    """A chosen/rejected pair with everything a trainer or a data lead may need."""
+
+    model_config = ConfigDict(frozen=True)
+
+    prompt_id: str
+    prompt: str
+    messages: tuple[Message, ...] | None = None
+    source: str = ""
+    chosen_id: str
+    rejected_id: str
+    chosen: str
+    rejected: str
+    diagnosis: str
+    chosen_scores: dict[str, float]
+    rejected_scores: dict[str, float]
+    margin: float
+    by_veto: bool = False
+    annotators: tuple[str, ...]
+    status: PairStatus
+    chosen_origin: str = ""
+    rejected_origin: str = ""
+    chosen_params: dict[str, object] = Field(default_factory=dict)
+    rejected_params: dict[str, object] = Field(default_factory=dict)

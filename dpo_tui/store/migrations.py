@@ -102,7 +102,37 @@ def m003_candidate_near_duplicates(db: Database) -> None:
     candidates.add_column("similarity", float)
 
 
-STEPS = (m001_initial, m002_import_log, m003_candidate_near_duplicates)
+def m004_export_rounds(db: Database) -> None:
+    """Every export: a staged round of training data, so the next one can build on it."""
+    _table(db, "rounds").create(
+        {
+            "number": int,
+            "created_at": str,
+            "format": str,
+            "out_dir": str,
+            "policy": str,
+            "min_margin": float,
+            "val_fraction": float,
+            "seed": int,
+            "limit_pairs": int,
+            "train_pairs": int,
+            "validation_pairs": int,
+            "disputed_excluded": int,
+            "rubric_sha256": str,
+            "files": str,  # JSON: relative path -> sha256
+            "pair_keys": str,  # JSON: [[prompt id, chosen id, rejected id], ...]
+        },
+        pk="number",
+        not_null={"created_at", "format", "out_dir", "policy", "files", "pair_keys"},
+    )
+
+
+STEPS = (
+    m001_initial,
+    m002_import_log,
+    m003_candidate_near_duplicates,
+    m004_export_rounds,
+)
 SCHEMA_VERSION = len(STEPS)
 KNOWN = [step.__name__ for step in STEPS]
 

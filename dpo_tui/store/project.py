@@ -63,6 +63,26 @@ class CandidatesAdded(NamedTuple):
     near_duplicates: int
 
 
+class ExportRound(BaseModel):
+    """One recorded export."""
+
+    number: int
+    created_at: str
+    format: str
+    out_dir: str
+    policy: str
+    min_margin: float
+    val_fraction: float
+    seed: int
+    limit_pairs: int | None
+    train_pairs: int
+    validation_pairs: int
+    disputed_excluded: int
+    rubric_sha256: str
+    files: dict[str, str]
+    pair_keys: list[tuple[str, str, str]]
+
+
 class ProjectStatus(BaseModel):
     """Counts a user needs to see where a project stands."""
 
@@ -444,6 +464,25 @@ class ProjectStore:
             pid: (total, scored, bool(diagnosed), bool(flagged))
             for pid, total, scored, diagnosed, flagged in rows
         }
+
+    def record_round(self, entry: ExportRound) -> ExportRound:
+        """Log an export as the next round; returns it with its number."""
+        with self.db.atomic():
+            last = self.db.execute("select coalesce(max(number), 0) from rounds").fetchone()[0]
+            entry = entry.model_copy(update={"number": last + 1})
+            row = entry.model_dump()
+            row["files"] = json.dumps(entry.files)
+            row["pair_keys"] = json.dumps(entry.pair_keys)
+            self._table("rounds").insert(row)
+        return entry
+
+    def rounds(self) -> list[ExportRound]:
+        result = []
+        for row in self._table("rounds").rows_where(order_by="number"):
+            row["files"] = json.loads(row["files"])
+            row["pair_keys"] = [tuple(k) for k in json.loads(row["pair_keys"])]
+            result.append(ExportRound.model_validate(row))
+        return result
 
     def imports(self) -> list[ImportRecord]:
         rows = self._table("imports").rows_where(order_by="id")

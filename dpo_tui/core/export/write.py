@@ -1,0 +1,94 @@
+"""Write train/validation files in one format, plus a manifest, into an output folder."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from dpo_tui.core.export.formats import RECORDS, Record
+from dpo_tui.core.models import PreferencePair
+
+SPLIT_NAMES = {"openai": ("training", "validation")}
+DATASET_CARD = """---
+configs:
+- config_name: default
+  data_files:
+{files}
+---
+
+# {title}
+
+Preference pairs exported by dpo-tui (format `hf`): `prompt`, `chosen`, `rejected` as TRL's
+DPOTrainer reads them, with `diagnosis` (why the chosen response is better), per-criterion
+`scores`, `margin`, `annotators` and `prompt_id`. Splits are grouped by prompt and near-duplicate
+cluster, so no prompt appears in both. See `manifest.json` for counts, policy and rubric hash.
+"""
+
+
+def write_split_files(
+    format_name: str,
+    splits: dict[str, Sequence[PreferencePair]],
+    out: Path,
+    conversational: bool = False,
+) -> list[Path]:
+    """Write each non-empty split in `format_name`; returns the files written."""
+    to_record = RECORDS[format_name]
+    names = dict(
+        zip(
+            ("train", "validation"),
+            SPLIT_NAMES.get(format_name, ("train", "validation")),
+            strict=True,
+        )
+    )
+    written = []
+    for split, pairs in splits.items():
+        if not pairs:
+            continue
+        records = [to_record(pair, conversational) for pair in pairs]
+        name = names[split]
+        if format_name == "hf":
+            path = out / "data" / f"{split}-00000-of-00001.parquet"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            pq.write_table(pa.Table.from_pylist(records), path)
+        elif format_name == "csv":
+            path = out / f"{name}.csv"
+            _write_csv(path, records)
+        elif format_name == "json":
+            path = out / f"{name}.json"
+            path.write_text(json.dumps(records, ensure_ascii=False, indent=1), encoding="utf-8")
+        else:
+            path = out / f"{name}.jsonl"
+            with path.open("w", encoding="utf-8") as handle:
+                for record in records:
+                    handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        written.append(path)
+    if format_name == "hf":
+        written.append(_write_card(out, [s for s, pairs in splits.items() if pairs]))
+    return written
+
+
+def _write_csv(path: Path, records: list[Record]) -> None:
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(records[0]))
+        writer.writeheader()
+        writer.writerows(records)
+
+
+def _write_card(out: Path, splits: list[str]) -> Path:
+    files = "\n".join(f"  - split: {split}\n    path: data/{split}-*.parquet" for split in splits)
+    path = out / "README.md"
+    path.write_text(DATASET_CARD.format(files=files, title=out.name), encoding="utf-8")
+    return path
+
+
+def file_hashes(paths: Sequence[Path], root: Path) -> dict[str, str]:
+    """Relative path -> sha256, for the manifest and the round record."""
+    return {
+        str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest() for path in paths
+    }

@@ -1,0 +1,172 @@
+"""A project's judgements as preference pairs, across annotators.
+
+Each annotator's scores give pairs under the policy (`core.pairs`). Where several annotators
+judged a prompt, a pair is `agreed` when every other annotator who fully scored both
+candidates ranks them the same way (or vetoes the rejected one), and `disputed` otherwise
+(or when another annotator flagged the item tie, all bad or unclear); disputed pairs are
+kept out of exports. A pair only one annotator judged is `single`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from dpo_tui.core.models import Candidate, Flag, PairPolicyName, PreferencePair, Prompt, Rubric
+from dpo_tui.core.pairs import PairChoice, extract_pairs
+from dpo_tui.core.scoring import Scores, total, vetoes
+from dpo_tui.store.project import ProjectStore
+
+
+@dataclass
+class PairSet:
+    """Every pair of a project, and why judged items gave none."""
+
+    pairs: list[PreferencePair] = field(default_factory=list)
+    no_pair_reasons: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def exportable(self) -> list[PreferencePair]:
+        return [p for p in self.pairs if p.status != "disputed"]
+
+    @property
+    def disputed(self) -> list[PreferencePair]:
+        return [p for p in self.pairs if p.status == "disputed"]
+
+
+@dataclass(frozen=True)
+class _Judged:
+    annotator: str
+    scores: dict[str, dict[str, int]]
+    diagnosis: str
+    flags: tuple[Flag, ...]
+
+
+def collect_pairs(
+    store: ProjectStore, policy: PairPolicyName | None = None, min_margin: float | None = None
+) -> PairSet:
+    """Pairs from every judged prompt of the project, in prompt import order."""
+    rubric = store.rubric
+    result = PairSet()
+    for prompt, candidates, judged in _judged_items(store):
+        outcomes: dict[str, tuple[PairChoice, ...]] = {}
+        for one in judged:
+            table = [(c.id, one.scores.get(c.id, {})) for c in candidates]
+            outcome = extract_pairs(rubric, table, one.flags, policy, min_margin)
+            if outcome.reason:
+                result.no_pair_reasons[outcome.reason.split(":")[0]] += 1
+            outcomes[one.annotator] = outcome.pairs
+        result.pairs += _combine(rubric, prompt, candidates, judged, outcomes)
+    return result
+
+
+def _judged_items(store: ProjectStore) -> Iterator[tuple[Prompt, list[Candidate], list[_Judged]]]:
+    annotators = [
+        row[0]
+        for row in store.db.execute(
+            "select annotator from scores union select annotator from judgements order by 1"
+        )
+    ]
+    for prompt in store.prompts():
+        candidates = store.candidates(prompt.id)
+        if len(candidates) < 2:
+            continue
+        judged = []
+        for annotator in annotators:
+            scores = store.scores(prompt.id, annotator)
+            judgement = store.judgement(prompt.id, annotator)
+            if not scores and judgement is None:
+                continue
+            judged.append(
+                _Judged(
+                    annotator,
+                    scores,
+                    judgement.diagnosis if judgement else "",
+                    judgement.flags if judgement else (),
+                )
+            )
+        if judged:
+            yield prompt, candidates, judged
+
+
+def _combine(
+    rubric: Rubric,
+    prompt: Prompt,
+    candidates: list[Candidate],
+    judged: list[_Judged],
+    outcomes: dict[str, tuple[PairChoice, ...]],
+) -> list[PreferencePair]:
+    by_id = {c.id: c for c in candidates}
+    makers: dict[tuple[str, str], list[tuple[str, PairChoice]]] = {}
+    for annotator, choices in outcomes.items():
+        for choice in choices:
+            makers.setdefault((choice.chosen, choice.rejected), []).append((annotator, choice))
+    pairs = []
+    for (chosen, rejected), made in makers.items():
+        names = {annotator for annotator, _ in made}
+        others = [j for j in judged if j.annotator not in names]
+        if not others and len(names) == 1:
+            status = "single"
+        elif all(_agrees(rubric, j, chosen, rejected) for j in others):
+            status = "agreed"
+        else:
+            status = "disputed"
+        voters = [j for j in judged if j.annotator in names]
+        pairs.append(
+            PreferencePair(
+                prompt_id=prompt.id,
+                prompt=prompt.text,
+                messages=prompt.messages,
+                source=prompt.source,
+                chosen_id=chosen,
+                rejected_id=rejected,
+                chosen=by_id[chosen].text,
+                rejected=by_id[rejected].text,
+                diagnosis="\n\n".join(
+                    f"{j.annotator}: {j.diagnosis.strip()}"
+                    if len(voters) > 1
+                    else j.diagnosis.strip()
+                    for j in voters
+                    if j.diagnosis.strip()
+                ),
+                chosen_scores=_mean_scores(voters, chosen),
+                rejected_scores=_mean_scores(voters, rejected),
+                margin=round(sum(c.margin for _, c in made) / len(made), 4),
+                by_veto=any(c.by_veto for _, c in made),
+                annotators=tuple(sorted(names)),
+                status=status,
+                chosen_origin=by_id[chosen].origin,
+                rejected_origin=by_id[rejected].origin,
+                chosen_params=by_id[chosen].params,
+                rejected_params=by_id[rejected].params,
+            )
+        )
+    return pairs
+
+
+def _agrees(rubric: Rubric, other: _Judged, chosen: str, rejected: str) -> bool:
+    """Does an annotator who did not make this pair rank `chosen` above `rejected` too?
+    Abstaining (skip, or not fully scoring both) counts as agreeing; calling the item a tie,
+    all bad or unclear does not."""
+    if {"unclear", "tie", "all_bad"} & set(other.flags):
+        return False
+    if "skip" in other.flags:
+        return True
+    high: Scores = other.scores.get(chosen, {})
+    low: Scores = other.scores.get(rejected, {})
+    high_total, low_total = total(rubric, high), total(rubric, low)
+    if high_total is None or low_total is None:
+        return True
+    if vetoes(rubric, high):
+        return False
+    return bool(vetoes(rubric, low)) or high_total > low_total
+
+
+def _mean_scores(voters: list[_Judged], candidate: str) -> dict[str, float]:
+    keys = {k for j in voters for k in j.scores.get(candidate, {})}
+    mean = {}
+    for key in sorted(keys):
+        values = [j.scores[candidate][key] for j in voters if key in j.scores.get(candidate, {})]
+        mean[key] = round(sum(values) / len(values), 3)
+    return mean
