@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from dpo_tui.core.models import FLAGS, Candidate, Flag, Judgement, Prompt
+from dpo_tui.core.models import CANDIDATE_LABELS, FLAGS, Candidate, Flag, Judgement, Prompt
 from dpo_tui.core.pairs import PairOutcome, extract_pairs
 from dpo_tui.core.scoring import total
 from dpo_tui.store.project import ProjectStore
@@ -22,7 +22,6 @@ ItemFilter = Literal["all", "unfinished", "flagged"]
 FILTERS: tuple[ItemFilter, ...] = ("all", "unfinished", "flagged")
 IDLE_CAP_SECONDS = 600.0
 """Time on one item counts at most this much per visit (an app left open is not work)."""
-LABELS = "ABCDEFGHIJKLMNOP"
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,7 @@ class ItemView:
     @property
     def labels(self) -> dict[str, str]:
         """candidate id -> its blind label (A, B, ...) in display order."""
-        return {c.id: LABELS[i] for i, c in enumerate(self.candidates)}
+        return {c.id: CANDIDATE_LABELS[i] for i, c in enumerate(self.candidates)}
 
 
 @dataclass(frozen=True)

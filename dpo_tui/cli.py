@@ -309,6 +309,32 @@ def export(
 @cli.command()
 @click.argument("project", type=PROJECT)
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@click.option(
+    "--policy",
+    type=click.Choice(["best-worst", "all-pairs", "best-vs-rest"]),
+    help="Pair policy (default: the rubric's).",
+)
+@click.option(
+    "--min-margin", type=click.FloatRange(0, 1), help="Minimum margin (default: rubric's)."
+)
+def report(project: Path, as_json: bool, policy: str | None, min_margin: float | None) -> None:
+    """Quality report: counts, duplicates, score and margin distributions, length and position
+    bias, winning decoding presets, annotator load, and warnings in plain words."""
+    from dpo_tui.report import project_report
+    from dpo_tui.report_terminal import render
+
+    with ProjectStore.open(project) as store:
+        result = project_report(store, policy, min_margin)  # type: ignore[arg-type]
+    if as_json:
+        click.echo(json_dumps(result.model_dump()))
+        return
+    for part in render(result, str(project)):
+        out.print(part)
+
+
+@cli.command()
+@click.argument("project", type=PROJECT)
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def rounds(project: Path, as_json: bool) -> None:
     """List the export rounds of a project: when, what, how many pairs."""
     with ProjectStore.open(project) as store:

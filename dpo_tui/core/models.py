@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+CANDIDATE_LABELS = "ABCDEFGHIJKLMNOP"
+"""Blind labels of candidates, in display order."""
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 MAX_SCALE_POINTS = 11
 

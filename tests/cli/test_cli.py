@@ -190,3 +190,14 @@ def test_import_candidates_command(tmp_path: Path):
     )
     assert bad.exit_code == 1
     assert "line 2: the prompt (id" in bad.output
+
+
+def test_report_command_terminal_and_json(tmp_path: Path):
+    project = tmp_path / "p.dpo"
+    run("demo", project)
+    result = run("report", project)
+    assert result.exit_code == 0, result.output
+    assert "Quality report" in result.output and "warnings" in result.output
+    data = json.loads(run("report", project, "--json").output)
+    assert data["counts"]["prompts"] >= 150
+    assert data["warnings"][0]["code"] == "few_pairs"
