@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import uuid
@@ -40,6 +41,7 @@ class ProjectMeta(BaseModel):
     schema_version: int
     app_version: str
     created_at: str
+    assignment_id: str | None = None
 
 
 class ImportRecord(BaseModel):
@@ -187,6 +189,10 @@ class ProjectStore:
                 )
 
     def close(self) -> None:
+        """Checkpoint the WAL into the file (so it is self-contained) and close."""
+        # A file that failed to open, or is busy elsewhere: closing must still happen.
+        with contextlib.suppress(sqlite3.DatabaseError):
+            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self.db.close()
 
     def __enter__(self) -> ProjectStore:
@@ -261,8 +267,9 @@ class ProjectStore:
         with self.db.atomic():
             self._table("prompts").insert_all(rows)
             if record is not None and added:
-                entry = record.model_copy(update={"added": added, "skipped_duplicates": skipped})
-                self._table("imports").insert(entry.model_dump())
+                self.log_import(
+                    record.model_copy(update={"added": added, "skipped_duplicates": skipped})
+                )
         return added, skipped
 
     def prompts(self) -> Iterator[Prompt]:
@@ -325,10 +332,11 @@ class ProjectStore:
         with self.db.atomic():
             self._table("candidates").insert_all(rows.values())
             if record is not None and added:
-                entry = record.model_copy(
-                    update={"added": added, "skipped_duplicates": len(candidates) - added}
+                self.log_import(
+                    record.model_copy(
+                        update={"added": added, "skipped_duplicates": len(candidates) - added}
+                    )
                 )
-                self._table("imports").insert(entry.model_dump())
         flagged = sum(1 for row in rows.values() if row["near_duplicate_of"])
         return CandidatesAdded(added, len(candidates) - added, flagged)
 
@@ -483,6 +491,10 @@ class ProjectStore:
             row["pair_keys"] = [tuple(k) for k in json.loads(row["pair_keys"])]
             result.append(ExportRound.model_validate(row))
         return result
+
+    def log_import(self, record: ImportRecord) -> None:
+        """Add an entry to the log of imports and merges."""
+        self._table("imports").insert(record.model_dump())
 
     def imports(self) -> list[ImportRecord]:
         rows = self._table("imports").rows_where(order_by="id")

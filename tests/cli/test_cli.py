@@ -201,3 +201,22 @@ def test_report_command_terminal_and_json(tmp_path: Path):
     data = json.loads(run("report", project, "--json").output)
     assert data["counts"]["prompts"] >= 150
     assert data["warnings"][0]["code"] == "few_pairs"
+
+
+def test_assign_pack_merge_commands(tmp_path: Path, app_project: Path):
+    outbox = tmp_path / "outbox"
+    result = run("assign", app_project, "--annotators", "alice,bob", "--overlap", "1",
+                 "--out", outbox)
+    assert result.exit_code == 0, result.output
+    assert "alice and bob share 3 prompts" in result.output
+    packed = run("pack", outbox / "alice.dpo")
+    assert packed.exit_code == 0, packed.output
+    assert "annotator alice, 0 items done" in packed.output
+    merged = run("merge", app_project, outbox / "alice.packed.dpo", outbox / "bob.dpo")
+    assert merged.exit_code == 0, merged.output
+    assert "+0 scores" in merged.output
+    noise = tmp_path / "noise.dpo"
+    noise.write_bytes(b"\x00" * 100)
+    bad = CliRunner().invoke(cli, ["merge", str(app_project), str(noise)])
+    assert bad.exit_code == 1
+    assert "not an SQLite database" in bad.output

@@ -1,0 +1,326 @@
+"""Merge project files received from annotators into a target project, safely.
+
+Every file is opened with `store.safe_open` and every row validated (content-hash ids
+recomputed, scores within the rubric's scales, flags known) before anything is written; then
+all files are merged in one transaction with parameterized SQL. Merging is idempotent and
+order-independent: for a score or judgement held by both sides, the newer edit wins (ties
+broken by value), and when both sides hold different values it is reported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dpo_tui.core.ids import candidate_id, prompt_id
+from dpo_tui.core.importers.base import messages_from
+from dpo_tui.core.models import FLAGS, Candidate, Prompt, Rubric
+from dpo_tui.store.project import ImportRecord, ProjectStore, now
+from dpo_tui.store.safe_open import DEFAULT_MAX_BYTES, UntrustedProjectError, open_untrusted
+
+ScoreRow = tuple[str, str, str, int, str]  # candidate, annotator, criterion, value, updated_at
+JudgementRow = tuple[str, str, str, str, str, float, str]
+# prompt, annotator, diagnosis, flags JSON, display order JSON, seconds, updated_at
+
+
+@dataclass
+class FileSummary:
+    """What merging one file did (or, before writing, would do)."""
+
+    path: Path
+    annotators: set[str] = field(default_factory=set)
+    prompts_added: int = 0
+    candidates_added: int = 0
+    scores_added: int = 0
+    scores_updated: int = 0
+    judgements_added: int = 0
+    judgements_updated: int = 0
+    conflicts: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> int:
+        return (
+            self.prompts_added
+            + self.candidates_added
+            + self.scores_added
+            + self.scores_updated
+            + self.judgements_added
+            + self.judgements_updated
+        )
+
+
+@dataclass
+class _Incoming:
+    summary: FileSummary
+    sha256: str
+    prompts: list[Prompt]
+    candidates: list[Candidate]
+    scores: list[ScoreRow]
+    judgements: list[JudgementRow]
+
+
+def merge_files(
+    target: ProjectStore,
+    files: list[Path],
+    allow_rubric_change: bool = False,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> list[FileSummary]:
+    """Merge `files` into `target`, all or nothing; returns one summary per file."""
+    incoming = [_read(target, path, allow_rubric_change, max_bytes) for path in files]
+    with target.db.atomic():
+        for item in incoming:
+            _write(target, item)
+            if item.summary.changed:
+                target.log_import(
+                    ImportRecord(
+                        kind="merge",
+                        path=str(item.summary.path),
+                        sha256=item.sha256,
+                        format="dpo",
+                        field=None,
+                        added=item.summary.changed,
+                        skipped_duplicates=0,
+                        imported_at=now(),
+                    )
+                )
+    return [item.summary for item in incoming]
+
+
+def _read(target: ProjectStore, path: Path, allow_rubric_change: bool, max_bytes: int) -> _Incoming:
+    summary = FileSummary(path)
+    wal = Path(f"{path}-wal")
+    if wal.exists() and wal.stat().st_size > 0:
+        summary.warnings.append(
+            f"{wal.name} sits beside it: edits still in that file are not merged; ask the "
+            "sender to run `dpo-tui pack` and send the packed file"
+        )
+    conn = open_untrusted(path, max_bytes)
+    try:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        meta = dict(conn.execute("select key, value from meta").fetchall())
+        if meta.get("rubric_sha256") != target.meta.rubric_sha256 and not allow_rubric_change:
+            raise UntrustedProjectError(
+                f"{path}: made for another rubric (sha256 {str(meta.get('rubric_sha256'))[:12]}, "
+                f"this project's is {target.meta.rubric_sha256[:12]})",
+                hint="merge anyway with --allow-rubric-change if the criteria are the same",
+            )
+        rows = _Validator(path, target.rubric, target.prompt_ids())
+        return _Incoming(
+            summary=summary,
+            sha256=digest,
+            prompts=rows.prompts(conn),
+            candidates=rows.candidates(conn, target),
+            scores=rows.scores(conn, target),
+            judgements=rows.judgements(conn),
+        )
+    except sqlite3.DatabaseError as exc:
+        raise UntrustedProjectError(f"{path}: cannot be read ({exc})") from None
+    finally:
+        conn.close()
+
+
+class _Validator:
+    """Reads one table at a time; the first bad row refuses the whole file."""
+
+    def __init__(self, path: Path, rubric: Rubric, target_prompts: set[str]) -> None:
+        self.path = path
+        self.rubric = rubric
+        self.prompt_ids = set(target_prompts)
+        self.candidate_ids: set[str] = set()
+
+    def fail(self, table: str, number: int, problem: str) -> UntrustedProjectError:
+        return UntrustedProjectError(f"{self.path}: {table} row {number}: {problem}")
+
+    def prompts(self, conn: sqlite3.Connection) -> list[Prompt]:
+        found = []
+        query = "select id, text, messages, source, tags from prompts order by rowid"
+        for number, (pid, text, messages, source, tags) in enumerate(conn.execute(query), 1):
+            try:
+                turns = (
+                    None if messages is None else messages_from(json.loads(messages), "messages")
+                )
+                tag_list = json.loads(tags)
+                if not isinstance(text, str) or not text.strip() or not isinstance(source, str):
+                    raise ValueError("text and source must be text")
+                if not isinstance(tag_list, list) or not all(isinstance(t, str) for t in tag_list):
+                    raise ValueError("tags must be a JSON list of strings")
+            except (ValueError, TypeError) as exc:
+                raise self.fail("prompts", number, str(exc)) from None
+            if pid != prompt_id(text, turns):
+                raise self.fail("prompts", number, f"id {pid!r} is not the hash of its text")
+            found.append(
+                Prompt(id=pid, text=text, messages=turns, source=source, tags=tuple(tag_list))
+            )
+            self.prompt_ids.add(pid)
+        return found
+
+    def candidates(self, conn: sqlite3.Connection, target: ProjectStore) -> list[Candidate]:
+        found = []
+        query = (
+            "select id, prompt_id, text, origin, model, preset, params, token_count, "
+            "gen_seconds from candidates order by rowid"
+        )
+        for number, row in enumerate(conn.execute(query), 1):
+            cid, pid, text, origin, model, preset, params, tokens, seconds = row
+            if pid not in self.prompt_ids:
+                raise self.fail("candidates", number, f"its prompt {pid!r} is in neither file")
+            if not isinstance(text, str) or cid != candidate_id(pid, text):
+                raise self.fail("candidates", number, f"id {cid!r} is not the hash of its text")
+            try:
+                values = json.loads(params or "{}")
+                found.append(
+                    Candidate(
+                        id=cid,
+                        prompt_id=pid,
+                        text=text,
+                        origin=origin,
+                        model=model or "",
+                        preset=preset or "",
+                        params=values,
+                        token_count=tokens,
+                        gen_seconds=seconds,
+                    )
+                )
+            except (ValueError, TypeError) as exc:
+                raise self.fail("candidates", number, str(exc).splitlines()[0]) from None
+            self.candidate_ids.add(cid)
+        self.candidate_ids |= {row[0] for row in target.db.execute("select id from candidates")}
+        return found
+
+    def scores(self, conn: sqlite3.Connection, target: ProjectStore) -> list[ScoreRow]:
+        scales = {c.key: c.scale for c in self.rubric.criteria}
+        found = []
+        query = (
+            "select candidate_id, annotator, criterion, value, updated_at from scores "
+            "order by rowid"
+        )
+        for number, (cid, annotator, criterion, value, updated) in enumerate(
+            conn.execute(query), 1
+        ):
+            if cid not in self.candidate_ids:
+                raise self.fail("scores", number, f"its candidate {cid!r} is in neither file")
+            if not isinstance(annotator, str) or not annotator.strip():
+                raise self.fail("scores", number, "the annotator name is empty")
+            scale = scales.get(criterion)
+            if scale is None:
+                raise self.fail("scores", number, f"the rubric has no criterion {criterion!r}")
+            if type(value) is not int or not scale.min <= value <= scale.max:
+                raise self.fail(
+                    "scores",
+                    number,
+                    f"{criterion} = {value!r} is outside the scale {scale.min}..{scale.max}",
+                )
+            if not isinstance(updated, str):
+                raise self.fail("scores", number, "updated_at must be a timestamp")
+            found.append((cid, annotator, criterion, value, updated))
+        return found
+
+    def judgements(self, conn: sqlite3.Connection) -> list[JudgementRow]:
+        found = []
+        query = (
+            "select prompt_id, annotator, diagnosis, flags, display_order, seconds_spent, "
+            "updated_at from judgements order by rowid"
+        )
+        for number, row in enumerate(conn.execute(query), 1):
+            pid, annotator, diagnosis, flags, order, seconds, updated = row
+            try:
+                if pid not in self.prompt_ids:
+                    raise ValueError(f"its prompt {pid!r} is in neither file")
+                if not isinstance(annotator, str) or not annotator.strip():
+                    raise ValueError("the annotator name is empty")
+                flag_list = json.loads(flags or "[]")
+                order_list = json.loads(order or "[]")
+                if not isinstance(flag_list, list) or not set(flag_list) <= set(FLAGS):
+                    raise ValueError(f"unknown flags {flags!r}")
+                if not isinstance(order_list, list) or not all(
+                    isinstance(x, str) for x in order_list
+                ):
+                    raise ValueError("display_order must be a JSON list of candidate ids")
+                if not isinstance(diagnosis or "", str) or not isinstance(updated, str):
+                    raise ValueError("diagnosis and updated_at must be text")
+                spent = float(seconds or 0)
+                if spent < 0:
+                    raise ValueError("seconds_spent is negative")
+            except (ValueError, TypeError) as exc:
+                raise self.fail("judgements", number, str(exc)) from None
+            found.append(
+                (
+                    pid,
+                    annotator,
+                    diagnosis or "",
+                    json.dumps(flag_list),
+                    json.dumps(order_list),
+                    spent,
+                    updated,
+                )
+            )
+        return found
+
+
+def _write(target: ProjectStore, item: _Incoming) -> None:
+    summary = item.summary
+    summary.prompts_added = target.add_prompts(item.prompts)[0]
+    summary.candidates_added = target.add_candidates(item.candidates).added
+    for row in item.scores:
+        cid, annotator, criterion, value, updated = row
+        summary.annotators.add(annotator)
+        existing = target.db.execute(
+            "select value, updated_at from scores where candidate_id = ? and annotator = ? "
+            "and criterion = ?",
+            [cid, annotator, criterion],
+        ).fetchone()
+        if existing is None:
+            summary.scores_added += 1
+        elif tuple(existing) == (value, updated):
+            continue
+        else:
+            if existing[0] != value:
+                newer = (updated, value) > (existing[1], existing[0])
+                summary.conflicts.append(
+                    f"{annotator} scored {criterion} of candidate {cid} as {existing[0]} "
+                    f"({existing[1][:19]}) and as {value} ({updated[:19]}): kept "
+                    f"{value if newer else existing[0]}, the newer"
+                )
+            if (updated, value) <= (existing[1], existing[0]):
+                continue
+            summary.scores_updated += 1
+        target.db.execute(
+            "insert into scores (candidate_id, annotator, criterion, value, updated_at) "
+            "values (?, ?, ?, ?, ?) on conflict (candidate_id, annotator, criterion) do update "
+            "set value = excluded.value, updated_at = excluded.updated_at",
+            list(row),
+        )
+    for judgement in item.judgements:
+        pid, annotator, *content, updated = judgement
+        summary.annotators.add(annotator)
+        existing = target.db.execute(
+            "select diagnosis, flags, display_order, seconds_spent, updated_at from judgements "
+            "where prompt_id = ? and annotator = ?",
+            [pid, annotator],
+        ).fetchone()
+        incoming_key = (updated, json.dumps(content))
+        if existing is None:
+            summary.judgements_added += 1
+        else:
+            held_key = (existing[4], json.dumps(list(existing[:4])))
+            if held_key == incoming_key:
+                continue
+            if list(existing[:3]) != content[:3]:
+                summary.conflicts.append(
+                    f"{annotator}'s judgement of prompt {pid} differs between files: kept the newer"
+                )
+            if incoming_key <= held_key:
+                continue
+            summary.judgements_updated += 1
+        target.db.execute(
+            "insert into judgements (prompt_id, annotator, diagnosis, flags, display_order, "
+            "seconds_spent, updated_at) values (?, ?, ?, ?, ?, ?, ?) on conflict (prompt_id, "
+            "annotator) do update set diagnosis = excluded.diagnosis, flags = excluded.flags, "
+            "display_order = excluded.display_order, seconds_spent = excluded.seconds_spent, "
+            "updated_at = excluded.updated_at",
+            list(judgement),
+        )

@@ -1,0 +1,133 @@
+"""Hostile project files, built fresh for each test from a real project file.
+
+Each builder takes a valid project file (an annotator's) and returns a file someone could
+email that must be refused: what it does is in its docstring.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+
+def _copy(good: Path, out: Path) -> Path:
+    shutil.copyfile(good, out)
+    return out
+
+
+def _edit(good: Path, out: Path, *sql: str) -> Path:
+    _copy(good, out)
+    conn = sqlite3.connect(out)
+    for statement in sql:
+        conn.execute(statement)
+    conn.commit()
+    conn.execute("PRAGMA journal_mode = DELETE")
+    conn.close()
+    return out
+
+
+def truncated(good: Path, out: Path) -> Path:
+    """The first half of a real project file."""
+    data = good.read_bytes()
+    out.write_bytes(data[: len(data) // 2])
+    return out
+
+
+def random_bytes(good: Path, out: Path) -> Path:
+    """Noise with a .dpo name."""
+    out.write_bytes(os.urandom(64 * 1024))
+    return out
+
+
+def not_sqlite(good: Path, out: Path) -> Path:
+    """A text file with a .dpo name."""
+    out.write_text("prompt,score\nhello,5\n")
+    return out
+
+
+def sqlite_header_noise(good: Path, out: Path) -> Path:
+    """The SQLite header followed by garbage."""
+    out.write_bytes(b"SQLite format 3\x00" + os.urandom(8192))
+    return out
+
+
+def trigger(good: Path, out: Path) -> Path:
+    """A trigger that would rewrite scores when anything touches them."""
+    return _edit(
+        good,
+        out,
+        "create trigger evil after insert on scores begin update scores set value = 1; end",
+    )
+
+
+def view_calling_a_function(good: Path, out: Path) -> Path:
+    """A view that calls a function (here load_extension) when read."""
+    return _edit(good, out, "create view evil as select load_extension('/tmp/x.so') as x")
+
+
+def extra_table(good: Path, out: Path) -> Path:
+    """An extra table smuggled in."""
+    return _edit(good, out, "create table payload (data blob)")
+
+
+def newer_schema(good: Path, out: Path) -> Path:
+    """A file from a future dpo-tui: an unknown migration and schema version 99."""
+    return _edit(
+        good,
+        out,
+        "insert into _sqlite_migrations (migration_set, name, applied_at) "
+        "values ('dpo_tui', 'm099_future', '2030-01-01')",
+        "update meta set value = '99' where key = 'schema_version'",
+    )
+
+
+def other_rubric(good: Path, out: Path) -> Path:
+    """Made for another rubric (its hash differs)."""
+    return _edit(
+        good, out, "update meta set value = 'f00d' || substr(value, 5) where key = 'rubric_sha256'"
+    )
+
+
+def forged_prompt_id(good: Path, out: Path) -> Path:
+    """A prompt whose id is not the hash of its text (a forged or edited row)."""
+    return _edit(
+        good,
+        out,
+        "update prompts set text = text || ' (edited)' "
+        "where rowid = (select min(rowid) from prompts)",
+    )
+
+
+def score_outside_scale(good: Path, out: Path) -> Path:
+    """A score of 99 on a 1-5 criterion."""
+    return _edit(
+        good, out, "update scores set value = 99 where rowid = (select min(rowid) from scores)"
+    )
+
+
+def unknown_criterion(good: Path, out: Path) -> Path:
+    """A score on a criterion the rubric does not have."""
+    return _edit(
+        good,
+        out,
+        "update scores set criterion = 'charm' where rowid = (select min(rowid) from scores)",
+    )
+
+
+HOSTILE: dict[str, tuple[Callable[[Path, Path], Path], str]] = {
+    "truncated": (truncated, "corrupt or truncated"),
+    "random_bytes": (random_bytes, "not an SQLite database"),
+    "not_sqlite": (not_sqlite, "not an SQLite database"),
+    "sqlite_header_noise": (sqlite_header_noise, "corrupt or truncated"),
+    "trigger": (trigger, "unexpected trigger 'evil'"),
+    "view_calling_a_function": (view_calling_a_function, "unexpected view 'evil'"),
+    "extra_table": (extra_table, "unexpected table 'payload'"),
+    "newer_schema": (newer_schema, "written by a newer dpo-tui"),
+    "other_rubric": (other_rubric, "made for another rubric"),
+    "forged_prompt_id": (forged_prompt_id, "is not the hash of its text"),
+    "score_outside_scale": (score_outside_scale, "clarity = 99 is outside the scale 1..5"),
+    "unknown_criterion": (unknown_criterion, "the rubric has no criterion 'charm'"),
+}
