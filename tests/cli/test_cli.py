@@ -205,8 +205,9 @@ def test_report_command_terminal_and_json(tmp_path: Path):
 
 def test_assign_pack_merge_commands(tmp_path: Path, app_project: Path):
     outbox = tmp_path / "outbox"
-    result = run("assign", app_project, "--annotators", "alice,bob", "--overlap", "1",
-                 "--out", outbox)
+    result = run(
+        "assign", app_project, "--annotators", "alice,bob", "--overlap", "1", "--out", outbox
+    )
     assert result.exit_code == 0, result.output
     assert "alice and bob share 3 prompts" in result.output
     packed = run("pack", outbox / "alice.dpo")
