@@ -526,6 +526,24 @@ def annotate(project: Path, annotator: str | None, keymap: Path | None) -> None:
 
 
 @cli.command()
+@click.argument("project", type=PROJECT)
+@click.option("--resolver", "-r", help="Who adjudicates (default: the file's annotator).")
+def adjudicate(project: Path, resolver: str | None) -> None:
+    """Walk the disputed items of a merged project and record a resolution for each.
+
+    Each annotator's scores and diagnosis are shown side by side; 1-9 accepts a proposed
+    pair, x settles on no pair. `export` then uses the resolution.
+    """
+    from dpo_tui.tui.app import make_app
+
+    app = make_app(project, resolver, adjudicate=True)
+    try:
+        app.run()
+    finally:
+        app.session.store.close()
+
+
+@cli.command()
 @click.argument("project", type=PROJECT, default=Path("demo.dpo"))
 def demo(project: Path) -> None:
     """Make a demo project from the bundled sample prompts and show its status."""

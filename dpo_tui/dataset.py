@@ -4,7 +4,8 @@ Each annotator's scores give pairs under the policy (`core.pairs`). Where severa
 judged a prompt, a pair is `agreed` when every other annotator who fully scored both
 candidates ranks them the same way (or vetoes the rejected one), and `disputed` otherwise
 (or when another annotator flagged the item tie, all bad or unclear); disputed pairs are
-kept out of exports. A pair only one annotator judged is `single`.
+kept out of exports. A pair only one annotator judged is `single`. An adjudicated prompt
+gives the resolver's pair (`adjudicated`), or none.
 """
 
 from __future__ import annotations
@@ -13,7 +14,16 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from dpo_tui.core.models import Candidate, Flag, PairPolicyName, PreferencePair, Prompt, Rubric
+from dpo_tui.core.models import (
+    Candidate,
+    Flag,
+    PairPolicyName,
+    PairStatus,
+    PreferencePair,
+    Prompt,
+    Resolution,
+    Rubric,
+)
 from dpo_tui.core.pairs import PairChoice, extract_pairs
 from dpo_tui.core.scoring import Scores, total, vetoes
 from dpo_tui.store.project import ProjectStore
@@ -48,6 +58,7 @@ def collect_pairs(
 ) -> PairSet:
     """Pairs from every judged prompt of the project, in prompt import order."""
     rubric = store.rubric
+    resolutions = store.resolutions()
     result = PairSet()
     for prompt, candidates, judged in _judged_items(store):
         outcomes: dict[str, tuple[PairChoice, ...]] = {}
@@ -57,7 +68,11 @@ def collect_pairs(
             if outcome.reason:
                 result.no_pair_reasons[outcome.reason.split(":")[0]] += 1
             outcomes[one.annotator] = outcome.pairs
-        result.pairs += _combine(rubric, prompt, candidates, judged, outcomes)
+        resolution = resolutions.get(prompt.id)
+        if resolution is None:
+            result.pairs += _combine(rubric, prompt, candidates, judged, outcomes)
+        else:
+            result.pairs += _adjudicated(rubric, prompt, candidates, judged, resolution)
     return result
 
 
@@ -107,42 +122,79 @@ def _combine(
         names = {annotator for annotator, _ in made}
         others = [j for j in judged if j.annotator not in names]
         if not others and len(names) == 1:
-            status = "single"
+            status: PairStatus = "single"
         elif all(_agrees(rubric, j, chosen, rejected) for j in others):
             status = "agreed"
         else:
             status = "disputed"
+        margin = round(sum(c.margin for _, c in made) / len(made), 4)
+        by_veto = any(c.by_veto for _, c in made)
         voters = [j for j in judged if j.annotator in names]
-        pairs.append(
-            PreferencePair(
-                prompt_id=prompt.id,
-                prompt=prompt.text,
-                messages=prompt.messages,
-                source=prompt.source,
-                chosen_id=chosen,
-                rejected_id=rejected,
-                chosen=by_id[chosen].text,
-                rejected=by_id[rejected].text,
-                diagnosis="\n\n".join(
-                    f"{j.annotator}: {j.diagnosis.strip()}"
-                    if len(voters) > 1
-                    else j.diagnosis.strip()
-                    for j in voters
-                    if j.diagnosis.strip()
-                ),
-                chosen_scores=_mean_scores(voters, chosen),
-                rejected_scores=_mean_scores(voters, rejected),
-                margin=round(sum(c.margin for _, c in made) / len(made), 4),
-                by_veto=any(c.by_veto for _, c in made),
-                annotators=tuple(sorted(names)),
-                status=status,
-                chosen_origin=by_id[chosen].origin,
-                rejected_origin=by_id[rejected].origin,
-                chosen_params=by_id[chosen].params,
-                rejected_params=by_id[rejected].params,
-            )
-        )
+        pairs.append(_pair(prompt, by_id, chosen, rejected, voters, margin, by_veto, status))
     return pairs
+
+
+def _pair(
+    prompt: Prompt,
+    by_id: dict[str, Candidate],
+    chosen: str,
+    rejected: str,
+    voters: list[_Judged],
+    margin: float,
+    by_veto: bool,
+    status: PairStatus,
+    note: str = "",
+) -> PreferencePair:
+    diagnoses = [
+        f"{j.annotator}: {j.diagnosis.strip()}" if len(voters) > 1 else j.diagnosis.strip()
+        for j in voters
+        if j.diagnosis.strip()
+    ]
+    return PreferencePair(
+        prompt_id=prompt.id,
+        prompt=prompt.text,
+        messages=prompt.messages,
+        source=prompt.source,
+        chosen_id=chosen,
+        rejected_id=rejected,
+        chosen=by_id[chosen].text,
+        rejected=by_id[rejected].text,
+        diagnosis="\n\n".join(([note.strip()] if note.strip() else []) + diagnoses),
+        chosen_scores=_mean_scores(voters, chosen),
+        rejected_scores=_mean_scores(voters, rejected),
+        margin=margin,
+        by_veto=by_veto,
+        annotators=tuple(sorted(j.annotator for j in voters)),
+        status=status,
+        chosen_origin=by_id[chosen].origin,
+        rejected_origin=by_id[rejected].origin,
+        chosen_params=by_id[chosen].params,
+        rejected_params=by_id[rejected].params,
+    )
+
+
+def _adjudicated(
+    rubric: Rubric,
+    prompt: Prompt,
+    candidates: list[Candidate],
+    judged: list[_Judged],
+    resolution: Resolution,
+) -> list[PreferencePair]:
+    """The resolver's pair (or none) in place of the annotators' pairs for this prompt."""
+    by_id = {c.id: c for c in candidates}
+    chosen, rejected = resolution.chosen_id, resolution.rejected_id
+    if chosen is None or rejected is None or chosen not in by_id or rejected not in by_id:
+        return []
+    margins = []
+    for one in judged:
+        high = total(rubric, one.scores.get(chosen, {}))
+        low = total(rubric, one.scores.get(rejected, {}))
+        if high is not None and low is not None:
+            margins.append(high - low)
+    margin = round(sum(margins) / len(margins), 4) if margins else 0.0
+    by_veto = any(vetoes(rubric, one.scores.get(rejected, {})) for one in judged)
+    note = f"adjudicated by {resolution.resolver}: {resolution.note}".rstrip(": ")
+    return [_pair(prompt, by_id, chosen, rejected, judged, margin, by_veto, "adjudicated", note)]
 
 
 def _agrees(rubric: Rubric, other: _Judged, chosen: str, rejected: str) -> bool:

@@ -184,7 +184,18 @@ class Judgement(BaseModel):
     updated_at: str = ""
 
 
-PairStatus = Literal["single", "agreed", "disputed"]
+PairStatus = Literal["single", "agreed", "disputed", "adjudicated"]
+
+
+class Resolution(BaseModel):
+    """A resolver's decision on a disputed prompt: a pair, or (both ids None) no pair."""
+
+    prompt_id: str
+    chosen_id: str | None
+    rejected_id: str | None
+    resolver: str
+    note: str = ""
+    updated_at: str = ""
 
 
 class PreferencePair(BaseModel):

@@ -264,6 +264,10 @@ def _annotators(judgements: Sequence[JudgementFacts]) -> list[AnnotatorLoad]:
     ]
 
 
+def _s(count: int) -> str:
+    return "" if count == 1 else "s"
+
+
 def _warnings(report: QualityReport) -> list[ReportWarning]:
     found: list[ReportWarning] = []
 
@@ -301,16 +305,16 @@ def _warnings(report: QualityReport) -> list[ReportWarning]:
         count = len(report.near_duplicate_prompts)
         warn(
             "near_duplicate_prompts",
-            f"{count} pairs of prompts are near-duplicates (>= 0.9 "
-            "similar): they are kept on one side of the split; consider removing copies.",
+            f"Near-duplicate prompts (>= 0.9 similar): {count} "
+            f"pair{_s(count)}; the split keeps them on one side; consider removing copies.",
             count,
         )
     if report.near_identical_candidates:
         count = len(report.near_identical_candidates)
         warn(
             "near_identical_candidates",
-            f"{count} candidates are near-identical to another of "
-            "the same prompt: such pairs carry no preference signal.",
+            f"Near-identical candidates of one prompt: {count}; "
+            "a pair of them carries no preference signal.",
             count,
         )
     all_pairs = report.counts["pairs"]

@@ -127,11 +127,29 @@ def m004_export_rounds(db: Database) -> None:
     )
 
 
+def m005_resolutions(db: Database) -> None:
+    """Adjudicated items: the pair (or no pair) a resolver settled on for a disputed prompt."""
+    _table(db, "resolutions").create(
+        {
+            "prompt_id": str,
+            "chosen_id": str,  # NULL with rejected_id NULL: no pair
+            "rejected_id": str,
+            "resolver": str,
+            "note": str,
+            "updated_at": str,
+        },
+        pk="prompt_id",
+        foreign_keys=[("prompt_id", "prompts", "id")],
+        not_null={"resolver", "updated_at"},
+    )
+
+
 STEPS = (
     m001_initial,
     m002_import_log,
     m003_candidate_near_duplicates,
     m004_export_rounds,
+    m005_resolutions,
 )
 SCHEMA_VERSION = len(STEPS)
 KNOWN = [step.__name__ for step in STEPS]

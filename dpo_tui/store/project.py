@@ -18,7 +18,7 @@ from sqlite_utils.db import Table
 
 from dpo_tui import __version__
 from dpo_tui.core.dedup import closest_earlier
-from dpo_tui.core.models import Candidate, Judgement, Message, Prompt, Rubric
+from dpo_tui.core.models import Candidate, Judgement, Message, Prompt, Resolution, Rubric
 from dpo_tui.core.rubric import LoadedRubric, parse_rubric
 from dpo_tui.errors import ProjectError, SchemaTooNewError
 from dpo_tui.store.migrations import KNOWN, SCHEMA_VERSION, applied_names, migrations
@@ -491,6 +491,18 @@ class ProjectStore:
             row["pair_keys"] = [tuple(k) for k in json.loads(row["pair_keys"])]
             result.append(ExportRound.model_validate(row))
         return result
+
+    def save_resolution(self, resolution: Resolution) -> Resolution:
+        """Record (or replace) the adjudication of a prompt, committed at once."""
+        saved = resolution.model_copy(update={"updated_at": now()})
+        self._table("resolutions").upsert(saved.model_dump(), pk="prompt_id")
+        return saved
+
+    def resolutions(self) -> dict[str, Resolution]:
+        return {
+            row["prompt_id"]: Resolution.model_validate({**row, "note": row["note"] or ""})
+            for row in self._table("resolutions").rows
+        }
 
     def log_import(self, record: ImportRecord) -> None:
         """Add an entry to the log of imports and merges."""

@@ -11,9 +11,11 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Input, TextArea
 
+from dpo_tui.adjudication import AdjudicationSession
 from dpo_tui.annotation import AnnotationSession
 from dpo_tui.config import load_keymap
 from dpo_tui.store.project import ProjectStore
+from dpo_tui.tui.screens.adjudicate import AdjudicateScreen
 from dpo_tui.tui.screens.annotate import AnnotateScreen
 from dpo_tui.tui.screens.help import HelpScreen
 from dpo_tui.tui.screens.home import HomeScreen
@@ -30,10 +32,16 @@ class DpoApp(App[None]):
         Binding("q", "quit", "Quit", id="quit", priority=True),
     ]
 
-    def __init__(self, session: AnnotationSession, keymap: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        session: AnnotationSession,
+        keymap: dict[str, str] | None = None,
+        adjudication: AdjudicationSession | None = None,
+    ) -> None:
         super().__init__()
         self.session = session
         self.keymap = keymap or {}
+        self.adjudication = adjudication
 
     def on_mount(self) -> None:
         self.set_keymap(self.keymap)
@@ -43,7 +51,9 @@ class DpoApp(App[None]):
             self.notify(
                 f"Unknown key binding ids in the keymap: {', '.join(unknown)}", severity="warning"
             )
-        if self.session.store.status().candidates == 0:
+        if self.adjudication is not None:
+            self.push_screen(AdjudicateScreen(self.adjudication))
+        elif self.session.store.status().candidates == 0:
             self.push_screen(HomeScreen(self.session))
         else:
             self.push_screen(AnnotateScreen(self.session))
@@ -57,7 +67,12 @@ class DpoApp(App[None]):
         }
 
     def _binding_ids(self) -> set[str]:
-        bindings = [*self.BINDINGS, *AnnotateScreen.BINDINGS, *HomeScreen.BINDINGS]
+        bindings = [
+            *self.BINDINGS,
+            *AnnotateScreen.BINDINGS,
+            *HomeScreen.BINDINGS,
+            *AdjudicateScreen.BINDINGS,
+        ]
         return {b.id for b in bindings if isinstance(b, Binding) and b.id}
 
     def switch_to_annotate(self) -> None:
@@ -105,12 +120,17 @@ class DpoApp(App[None]):
 
 
 def make_app(
-    project: Path, annotator: str | None = None, keymap_file: Path | None = None
+    project: Path,
+    annotator: str | None = None,
+    keymap_file: Path | None = None,
+    adjudicate: bool = False,
 ) -> DpoApp:
-    """Open `project` for `annotator` (default: the file's own) with the user's keymap."""
+    """Open `project` for `annotator` (default: the file's own) with the user's keymap; with
+    `adjudicate`, on the disputed items, `annotator` being the resolver."""
     store = ProjectStore.open(project)
     try:
-        return DpoApp(AnnotationSession(store, annotator), load_keymap(keymap_file))
+        adjudication = AdjudicationSession(store, annotator) if adjudicate else None
+        return DpoApp(AnnotationSession(store, annotator), load_keymap(keymap_file), adjudication)
     except BaseException:
         store.close()
         raise

@@ -1,0 +1,80 @@
+"""Adjudication: disputed items shown with each annotator's view; a key records a resolution
+that export then uses."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from textual.widgets import Static
+
+from dpo_tui.adjudication import AdjudicationSession
+from dpo_tui.dataset import collect_pairs
+from dpo_tui.merge import merge_files
+from dpo_tui.store.project import ProjectStore
+from dpo_tui.team import assign
+from dpo_tui.tui.app import make_app
+from dpo_tui.tui.screens.adjudicate import AdjudicateScreen
+
+
+def score(path: Path, clarity_by_position: list[int]) -> None:
+    with ProjectStore.open(path) as store:
+        annotator = store.meta.annotator
+        for prompt in store.prompts():
+            for cand, value in zip(store.candidates(prompt.id), clarity_by_position, strict=False):
+                store.set_score(cand.id, annotator, "clarity", value)
+                store.set_score(cand.id, annotator, "safety", 3)
+
+
+@pytest.fixture
+def disputed(tmp_path: Path, app_project: Path) -> Path:
+    """A team file where alice and bob rank every item's candidates in opposite orders."""
+    team = tmp_path / "team.dpo"
+    shutil.copyfile(app_project, team)
+    with ProjectStore.open(team) as store:
+        files = assign(store, ["alice", "bob"], 1.0, tmp_path / "out").files
+    score(files["alice"], [5, 3, 1])
+    score(files["bob"], [1, 3, 5])
+    with ProjectStore.open(team) as store:
+        merge_files(store, list(files.values()))
+    return team
+
+
+def test_session_lists_disputed_items_and_proposals(disputed: Path):
+    with ProjectStore.open(disputed) as store:
+        session = AdjudicationSession(store, "carol")
+        assert len(session.prompt_ids) == 3
+        item = session.first_open()
+        assert [v.annotator for v in item.views] == ["alice", "bob"]
+        assert len(item.proposals) == 2
+        first = item.proposals[0]
+        settled = session.resolve(first.chosen, first.rejected, "alice is right")
+        assert settled.resolution is not None and settled.resolution.resolver == "carol"
+        assert session.remaining() == 2
+        pairs = [p for p in collect_pairs(store).pairs if p.prompt_id == item.prompt.id]
+        assert [(p.chosen_id, p.rejected_id, p.status) for p in pairs] == [
+            (first.chosen, first.rejected, "adjudicated")
+        ]
+        assert pairs[0].diagnosis.startswith("adjudicated by carol: alice is right")
+
+
+async def test_keys_accept_a_proposal_or_no_pair(disputed: Path):
+    app = make_app(disputed, "carol", adjudicate=True)
+    async with app.run_test(size=(160, 50)) as pilot:
+        assert isinstance(app.screen, AdjudicateScreen)
+        shown = str(app.screen.query_one("#diagnoses", Static).render())
+        assert "alice" in shown and "bob" in shown
+        await pilot.press("e", *"tie-break: safety first", "escape", "2")
+        await pilot.press("n", "x")
+        await pilot.pause()
+        progress = str(app.screen.query_one("#progress", Static).render())
+        assert "resolved: no pair (by carol)" in progress
+    app.session.store.close()
+    with ProjectStore.open(disputed) as store:
+        resolutions = store.resolutions()
+        assert len(resolutions) == 2
+        notes = sorted(r.note for r in resolutions.values())
+        assert "tie-break: safety first" in notes
+        exported = [p for p in collect_pairs(store).pairs if p.status == "adjudicated"]
+        assert len(exported) == 1
