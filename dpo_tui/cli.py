@@ -342,7 +342,7 @@ def report(
         click.echo(json_dumps(result.model_dump()))
     else:
         for part in render(result, str(project)):
-            out.print(part)
+            out.print(part, soft_wrap=False)
     if html_path is not None:
         from dpo_tui.report_html import render_html
 

@@ -115,6 +115,7 @@ def render_html(report: QualityReport, project: str, rubric_name: str) -> str:
         _grid(_margins(report), _levels(report)),
         _grid(_length(report), _position(report)),
         _grid(_presets(report), _annotators(report)),
+        _agreement(report),
         _near_duplicate_prompts(report),
         _near_identical_candidates(report),
     ]
@@ -515,6 +516,70 @@ def _annotators(report: QualityReport) -> str:
         ("items/hour", "num"),
     ]
     return _card(title, note, _table(columns, rows))
+
+
+def _agreement(report: QualityReport) -> str:
+    """Inter-annotator agreement: the verdict, each annotator pair, alpha per criterion."""
+    agreement = report.agreement
+    if agreement is None:
+        return ""
+
+    def percent(value: float | None) -> str:
+        return "-" if value is None else _pct(value)
+
+    def number(value: float | None) -> str:
+        return "-" if value is None else f"{value:.3f}"
+
+    rows = [
+        (
+            "overall",
+            str(agreement.shared_items),
+            percent(agreement.pair_direction.percent),
+            number(agreement.pair_direction.kappa),
+            percent(agreement.chosen.percent),
+        )
+    ]
+    rows += [
+        (
+            _esc(" & ".join(p.annotators)),
+            str(p.shared_items),
+            percent(p.pair_direction.percent),
+            number(p.pair_direction.kappa),
+            percent(p.chosen.percent),
+        )
+        for p in agreement.annotator_pairs
+    ]
+    columns = [
+        ("annotators", "text"),
+        ("shared items", "num"),
+        ("pair direction", "num"),
+        ("kappa", "num"),
+        ("same chosen", "num"),
+    ]
+    criteria = [c for c in agreement.criteria if c.alpha is not None]
+    chart = ""
+    if criteria:
+        figure = _figure(6.4, 0.5 + 0.42 * len(criteria))
+        ax = figure.add_subplot()
+        _style(ax, grid_axis="x")
+        values = [c.alpha or 0.0 for c in criteria]
+        ax.barh(
+            range(len(criteria)),
+            values,
+            color=["#2563eb" if v >= 0.667 else "#d97706" for v in values],
+        )
+        ax.axvline(0.667, color="#6b7280", linestyle="--", linewidth=1)
+        _ticks(ax, "y", range(len(criteria)), [c.criterion for c in criteria])
+        ax.invert_yaxis()
+        ax.set_xlim(min(0.0, min(values)), 1.0)
+        _title(ax, "Krippendorff's alpha (ordinal) per criterion; dashed: 0.667")
+        chart = _png(figure, "Krippendorff's alpha per criterion")
+    verdict = f'<p class="note">{_esc(agreement.verdict)}</p>'
+    return _card(
+        "Agreement between annotators",
+        "On items two or more annotators judged; the target is 70% pair-direction agreement.",
+        verdict + _table(columns, rows) + chart,
+    )
 
 
 def _more(total: int) -> str:

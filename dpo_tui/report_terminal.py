@@ -93,6 +93,8 @@ def render(report: QualityReport, project: str) -> Iterator[RenderableType]:
                 for a in report.annotators
             ],
         )
+    if report.agreement is not None:
+        yield from _agreement(report)
     if report.near_duplicate_prompts:
         shown = report.near_duplicate_prompts[:10]
         yield _table(
@@ -122,3 +124,55 @@ def render(report: QualityReport, project: str) -> Iterator[RenderableType]:
                 for d in shown
             ],
         )
+
+
+def _percent(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _agreement(report: QualityReport) -> Iterator[RenderableType]:
+    agreement = report.agreement
+    assert agreement is not None
+    style = "green" if agreement.meets_target else "yellow"
+    yield Panel(
+        Text(visible(agreement.verdict)),
+        title="agreement (target 70%)",
+        border_style=style,
+        title_align="left",
+    )
+    rows = [
+        [
+            "overall",
+            str(agreement.shared_items),
+            _percent(agreement.pair_direction.percent),
+            _number(agreement.pair_direction.kappa),
+            _percent(agreement.chosen.percent),
+        ]
+    ]
+    for pair in agreement.annotator_pairs:
+        rows.append(
+            [
+                " & ".join(pair.annotators),
+                str(pair.shared_items),
+                _percent(pair.pair_direction.percent),
+                _number(pair.pair_direction.kappa),
+                _percent(pair.chosen.percent),
+            ]
+        )
+    yield _table(
+        "agreement by annotator pair",
+        ["annotators", "shared items", "pair direction", "kappa", "same chosen"],
+        rows,
+    )
+    yield _table(
+        "agreement by criterion",
+        ["criterion", "alpha (ordinal)", "percent", "Fleiss kappa"],
+        [
+            [c.criterion, _number(c.alpha), _percent(c.percent), _number(c.fleiss_kappa)]
+            for c in agreement.criteria
+        ],
+    )

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
+from dpo_tui.core.agreement import AgreementReport, ScoreRecord, agreement_report
 from dpo_tui.core.dedup import near_duplicate_pairs
 from dpo_tui.core.models import CANDIDATE_LABELS, PreferencePair, Rubric
 from dpo_tui.core.scoring import total
@@ -79,6 +80,8 @@ class QualityReport(BaseModel):
     position_bias: dict[str, float]
     presets: dict[str, dict[str, float]]
     annotators: list[AnnotatorLoad]
+    agreement: AgreementReport | None
+    """On items judged by 2+ annotators; None when no item was."""
     warnings: list[ReportWarning]
 
 
@@ -121,6 +124,7 @@ def build_report(rubric: Rubric, data: ReportInput) -> QualityReport:
         position_bias=_position_bias(exportable, data.judgements),
         presets=_presets(exportable, candidates),
         annotators=_annotators(data.judgements),
+        agreement=_agreement(rubric, data.judgements),
         warnings=[],
     )
     report.warnings = _warnings(report)
@@ -264,6 +268,28 @@ def _annotators(judgements: Sequence[JudgementFacts]) -> list[AnnotatorLoad]:
     ]
 
 
+def _agreement(rubric: Rubric, judgements: Sequence[JudgementFacts]) -> AgreementReport | None:
+    """Agreement on the items two or more annotators judged (fully scored items only count
+    for pair direction and chosen; every shared score counts for the criteria)."""
+    annotators_of: dict[str, set[str]] = {}
+    for judgement in judgements:
+        annotators_of.setdefault(judgement.prompt_id, set()).add(judgement.annotator)
+    shared = [j for j in judgements if len(annotators_of[j.prompt_id]) >= 2]
+    if not shared:
+        return None
+    records = [
+        ScoreRecord(j.prompt_id, cid, j.annotator, criterion, value)
+        for j in shared
+        for cid, scores in j.scores.items()
+        for criterion, value in scores.items()
+    ]
+    totals = {
+        (j.prompt_id, j.annotator): {cid: total(rubric, s) for cid, s in j.scores.items()}
+        for j in shared
+    }
+    return agreement_report(records, totals, tolerance=rubric.pairs.min_margin)
+
+
 def _s(count: int) -> str:
     return "" if count == 1 else "s"
 
@@ -327,6 +353,9 @@ def _warnings(report: QualityReport) -> list[ReportWarning]:
             "agreement): tighten the rubric or adjudicate.",
             share,
         )
+    if report.agreement is not None and report.agreement.meets_target is False:
+        percent = report.agreement.pair_direction.percent or 0.0
+        warn("agreement", report.agreement.verdict, percent)
     busiest = report.annotators[0] if report.annotators else None
     if busiest and busiest.share >= 0.8 and report.counts["judgements"] >= 10:
         warn(

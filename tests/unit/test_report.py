@@ -148,3 +148,34 @@ def test_length_and_position_bias_warnings(project: ProjectStore):
     assert report.length_bias["chosen_longer_share"] == 1.0
     assert report.position_bias["chosen_at_A"] == 1.0
     assert "annotator_load" in codes
+
+
+def test_agreement_section_and_warning(tmp_path, app_project):
+    import shutil
+
+    from dpo_tui.merge import merge_files
+    from dpo_tui.team import assign
+    from tests.tui.test_adjudicate import score
+
+    team = tmp_path / "team.dpo"
+    shutil.copyfile(app_project, team)
+    with ProjectStore.open(team) as store:
+        files = assign(store, ["alice", "bob"], 1.0, tmp_path / "out").files
+    score(files["alice"], [5, 3, 1])
+    score(files["bob"], [1, 3, 5])  # the opposite order on every item
+    with ProjectStore.open(team) as store:
+        merge_files(store, list(files.values()))
+        report = project_report(store)
+    agreement = report.agreement
+    assert agreement is not None
+    assert agreement.shared_items == 3
+    assert agreement.pair_direction.percent == 0.0
+    assert agreement.meets_target is False
+    assert [p.annotators for p in agreement.annotator_pairs] == [("alice", "bob")]
+    assert "below the 70% target" in agreement.verdict
+    assert "agreement" in [w.code for w in report.warnings]
+    assert report.counts["disputed_pairs"] > 0
+    from dpo_tui.report_html import render_html
+
+    page = render_html(report, "team.dpo", "Test rubric")
+    assert "Agreement between annotators" in page and "alice &amp; bob" in page
