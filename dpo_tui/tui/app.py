@@ -53,7 +53,7 @@ class DpoApp(App[None]):
             )
         if self.adjudication is not None:
             self.push_screen(AdjudicateScreen(self.adjudication))
-        elif self.session.store.status().candidates == 0:
+        elif not self.session.store.has_candidates():
             self.push_screen(HomeScreen(self.session))
         else:
             self.push_screen(AnnotateScreen(self.session))

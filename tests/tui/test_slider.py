@@ -90,3 +90,23 @@ async def test_render_shows_label_cells_value_and_end_label():
         assert text.startswith("Tone")
         assert "■ ■ ■ ■ ■ 5 Warm" in text
         assert app.query_one("#one", RubricSlider).tooltip == CRITERION.question
+
+
+async def test_commit_runs_before_the_new_value_is_shown():
+    order: list[str] = []
+
+    class Committing(App[None]):
+        def compose(self) -> ComposeResult:
+            def commit(slider: RubricSlider, value: int | None) -> None:
+                order.append(f"commit {value} (shown {slider.value})")
+
+            yield RubricSlider(CRITERION, "c1", commit=commit)
+
+        def on_rubric_slider_changed(self, event: RubricSlider.Changed) -> None:
+            order.append(f"changed {event.value}")
+
+    app = Committing()
+    async with app.run_test() as pilot:
+        await pilot.press("3")
+        await pilot.pause()
+    assert order == ["commit 3 (shown None)", "changed 3"]

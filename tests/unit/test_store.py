@@ -155,3 +155,24 @@ def test_a_second_connection_sees_committed_prompts(project: ProjectStore):
     conn = sqlite3.connect(project.path)
     assert conn.execute("select text from prompts").fetchall() == [("visible",)]
     conn.close()
+
+
+def test_annotation_state_matches_a_direct_count(scored_project: ProjectStore):
+    from dpo_tui.core.models import Judgement
+
+    store = scored_project
+    first, second, *_ = list(store.prompts())
+    a, b, c = store.candidates(first.id)
+    for cid in (a.id, b.id):
+        store.set_score(cid, "alice", "clarity", 3)
+        store.set_score(cid, "alice", "safety", 2)
+    store.set_score(c.id, "alice", "clarity", 1)  # partly scored
+    store.set_score(c.id, "bob", "safety", 1)  # another annotator's score counts not
+    store.save_judgement(Judgement(prompt_id=first.id, annotator="alice", diagnosis=" why "))
+    store.save_judgement(Judgement(prompt_id=second.id, annotator="alice", flags=("skip",)))
+    state = store.annotation_state("alice")
+    assert state[first.id] == (3, 2, True, False)
+    assert state[second.id] == (2, 0, False, True)
+    assert all(v == (0, 0, False, False) for k, v in state.items() if not store.candidates(k))
+    assert list(state) == [p.id for p in store.prompts()]
+    assert store.has_candidates()

@@ -12,13 +12,14 @@ from textual.content import Content
 from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Static, TextArea
+from textual.widgets import Static, TextArea
 
 from dpo_tui.annotation import FILTERS, AnnotationSession, ItemView
 from dpo_tui.core.models import Flag
 from dpo_tui.core.safe_text import visible
 from dpo_tui.tui.screens.goto import GoToScreen
 from dpo_tui.tui.widgets.candidate_pane import CandidatePane
+from dpo_tui.tui.widgets.footer import KeyFooter
 from dpo_tui.tui.widgets.slider import RubricSlider
 
 DIAGNOSIS_IDLE_SECONDS = 0.6
@@ -79,7 +80,7 @@ class AnnotateScreen(Screen[None]):
         yield TextArea(id="diagnosis", soft_wrap=True, show_line_numbers=False)
         yield Static(id="flags")
         yield Static(id="question")
-        yield Footer()
+        yield KeyFooter()
 
     async def on_mount(self) -> None:
         self.query_one(
@@ -95,7 +96,10 @@ class AnnotateScreen(Screen[None]):
         panes = list(row.query(CandidatePane))
         if len(panes) != len(item.candidates):
             await row.remove_children()
-            panes = [CandidatePane(self.session.rubric, i) for i in range(len(item.candidates))]
+            panes = [
+                CandidatePane(self.session.rubric, i, self.commit_score)
+                for i in range(len(item.candidates))
+            ]
             await row.mount_all(panes)
             self._fit_panes()
         labels = item.labels
@@ -175,11 +179,13 @@ class AnnotateScreen(Screen[None]):
 
     # -- events ------------------------------------------------------------------
 
+    def commit_score(self, slider: RubricSlider, value: int | None) -> None:
+        """Called by a slider before its new value shows: the score is in the file first."""
+        self.session.set_score(slider.candidate_id, slider.criterion.key, value)
+
     @on(RubricSlider.Changed)
-    def score_changed(self, event: RubricSlider.Changed) -> None:
-        slider = event.slider
-        item = self.session.set_score(slider.candidate_id, slider.criterion.key, event.value)
-        self.refresh_status(item)
+    def score_changed(self) -> None:
+        self.refresh_status(self.item)
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         focused = self.focused

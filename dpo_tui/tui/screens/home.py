@@ -91,7 +91,7 @@ class HomeScreen(Screen[None]):
         return Content("").join(parts)
 
     def action_continue(self) -> None:
-        if self.session.store.status().candidates == 0:
+        if not self.session.store.has_candidates():
             self.notify(
                 "Nothing to annotate yet: the project has no candidates.", severity="warning"
             )

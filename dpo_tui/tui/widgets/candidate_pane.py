@@ -9,7 +9,7 @@ from textual.widgets import Static
 
 from dpo_tui.core.models import Candidate, Rubric
 from dpo_tui.core.safe_text import visible
-from dpo_tui.tui.widgets.slider import RubricSlider
+from dpo_tui.tui.widgets.slider import Commit, RubricSlider
 
 
 class CandidatePane(Vertical):
@@ -17,10 +17,11 @@ class CandidatePane(Vertical):
 
     ALLOW_MAXIMIZE = True
 
-    def __init__(self, rubric: Rubric, index: int) -> None:
+    def __init__(self, rubric: Rubric, index: int, commit: Commit | None = None) -> None:
         super().__init__(classes="candidate", id=f"candidate-{index}")
         self.rubric = rubric
         self.index = index
+        self.commit = commit
         self.candidate_id = ""
 
     def compose(self) -> ComposeResult:
@@ -28,7 +29,9 @@ class CandidatePane(Vertical):
         with VerticalScroll(classes="candidate-body"):
             yield Static(classes="candidate-text")
         for criterion in self.rubric.criteria:
-            yield RubricSlider(criterion, "", id=f"slider-{self.index}-{criterion.key}")
+            yield RubricSlider(
+                criterion, "", commit=self.commit, id=f"slider-{self.index}-{criterion.key}"
+            )
 
     def show(self, candidate: Candidate, label: str, scores: dict[str, int]) -> None:
         """Fill the pane with another candidate (panes are reused between items)."""

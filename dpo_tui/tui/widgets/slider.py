@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -15,6 +16,8 @@ from textual.widget import Widget
 from dpo_tui.core.models import Criterion
 
 LABEL_WIDTH = 14
+Commit = Callable[["RubricSlider", int | None], None]
+"""Saves a slider's new value; called synchronously, before the value is shown."""
 
 
 class RubricSlider(Widget, can_focus=True):
@@ -47,11 +50,17 @@ class RubricSlider(Widget, can_focus=True):
             return self.slider
 
     def __init__(
-        self, criterion: Criterion, candidate_id: str, value: int | None = None, **kwargs: str
+        self,
+        criterion: Criterion,
+        candidate_id: str,
+        value: int | None = None,
+        commit: Commit | None = None,
+        **kwargs: str,
     ) -> None:
         super().__init__(**kwargs)
         self.criterion = criterion
         self.candidate_id = candidate_id
+        self.commit = commit
         self.set_reactive(RubricSlider.value, value)
         self.tooltip = criterion.question
 
@@ -75,10 +84,13 @@ class RubricSlider(Widget, can_focus=True):
         return Content.assemble((label, "bold" if self.has_focus else ""), " ", cells, tail)
 
     def set_value(self, value: int | None) -> None:
-        """Set from the user: posts `Changed` when the value is new."""
+        """Set from the user: `commit` (if any) runs at once, before the new value can show on
+        screen; then `Changed` is posted for the display to follow."""
         if value is not None:
             value = max(self._scale.start, min(value, self._scale.stop - 1))
         if value != self.value:
+            if self.commit is not None:
+                self.commit(self, value)
             self.value = value
             self.post_message(self.Changed(self, value))
 
