@@ -19,6 +19,7 @@ from dpo_tui.core.models import PairPolicyName, Prompt
 from dpo_tui.core.rubric import load_rubric, resolve_rubric
 from dpo_tui.dataset import collect_pairs
 from dpo_tui.errors import DpoError
+from dpo_tui.generation.base import Backend
 from dpo_tui.paths import data_dir
 from dpo_tui.store.project import CandidatesAdded, ExportRound, ImportRecord, ProjectStore, now
 
@@ -170,6 +171,49 @@ def export_dataset(
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     return entry
+
+
+def open_backend(
+    backend: str = "llama",
+    *,
+    model: Path | None = None,
+    threads: int | None = None,
+    n_gpu_layers: int = 0,
+    n_ctx: int | None = None,
+    template: str | None = None,
+    base_url: str | None = None,
+    model_name: str | None = None,
+    api: str = "chat",
+    concurrency: int = 4,
+) -> Backend:
+    """A generation backend: llama.cpp on a local GGUF (default: the bundled model), or an
+    OpenAI-compatible server."""
+    if backend == "llama":
+        from dpo_tui.generation.llama import DEFAULT_N_CTX, LlamaBackend
+
+        return LlamaBackend(
+            model,
+            n_ctx=n_ctx or DEFAULT_N_CTX,
+            n_threads=threads,
+            n_gpu_layers=n_gpu_layers,
+            prompt_template=template,
+        )
+    from dpo_tui.generation.openai import OpenAIBackend
+    from dpo_tui.generation.templates import choose_template
+
+    if not base_url or not model_name:
+        raise DpoError(
+            "the openai backend needs --base-url and --model-name",
+            hint="e.g. --base-url http://127.0.0.1:8080/v1 --model-name my-model",
+        )
+    render = choose_template(None, template).render if api == "completions" else None
+    return OpenAIBackend(
+        base_url,
+        model_name,
+        api=api,  # type: ignore[arg-type]
+        render_prompt=render,
+        concurrency=concurrency,
+    )
 
 
 def demo_project(path: Path, annotator: str = "demo") -> tuple[ProjectStore, list[ImportResult]]:

@@ -145,13 +145,14 @@ def test_rubric_check_all_bundled_and_list():
 
 def test_demo_builds_a_project_from_the_sample_data(tmp_path: Path):
     project = tmp_path / "demo.dpo"
-    result = run("demo", project)
+    result = run("demo", project, "--generate", "0")
     assert result.exit_code == 0, result.output
+    assert "Next: dpo-tui annotate" in result.output
     status = json.loads(run("status", project, "--json").output)
     assert status["prompts"] >= 150
     assert status["conversational_prompts"] >= 10
     assert status["candidates"] >= 50
-    again = run("demo", project)
+    again = run("demo", project, "--generate", "0")
     assert again.exit_code == 0
     assert json.loads(run("status", project, "--json").output)["prompts"] == status["prompts"]
 
@@ -194,7 +195,7 @@ def test_import_candidates_command(tmp_path: Path):
 
 def test_report_command_terminal_and_json(tmp_path: Path):
     project = tmp_path / "p.dpo"
-    run("demo", project)
+    run("demo", project, "--generate", "0")
     result = run("report", project)
     assert result.exit_code == 0, result.output
     assert "Quality report" in result.output and "warnings" in result.output

@@ -1,0 +1,28 @@
+"""The command line: one module per area; each parses, calls `dpo_tui.operations` (or the
+module doing the work) and prints. `main` is the console script."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from dpo_tui import __version__
+from dpo_tui.cli.output import DpoGroup
+
+
+@click.group(cls=DpoGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="dpo-tui")
+def cli() -> None:
+    """Build high-quality DPO preference datasets offline, from the terminal."""
+
+
+PROJECT = click.Path(dir_okay=False, path_type=Path)
+
+
+# Registers the commands on `cli` (each module imports `cli` from here).
+from dpo_tui.cli import annotate, dataset, generate, project, team  # noqa: E402, F401
+
+
+def main() -> None:
+    cli(prog_name="dpo-tui")

@@ -1,0 +1,178 @@
+"""From annotations to data: export, rounds, report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.table import Table
+from rich.text import Text
+
+from dpo_tui.cli import PROJECT, cli
+from dpo_tui.cli.output import err, out, say
+from dpo_tui.core.export.formats import RECORDS
+from dpo_tui.core.safe_text import json_dumps, visible
+from dpo_tui.errors import DpoError
+from dpo_tui.operations import (
+    export_dataset,
+)
+from dpo_tui.store.project import ProjectStore
+
+
+@cli.command()
+@click.argument("project", type=PROJECT)
+@click.option(
+    "--format",
+    "format_name",
+    type=click.Choice(list(RECORDS)),
+    required=True,
+    help="trl, openai, hf (Parquet + dataset card), jsonl/json/csv (the guide's columns), hh.",
+)
+@click.option(
+    "--out",
+    "-o",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Output folder (created if needed).",
+)
+@click.option(
+    "--val",
+    default=0.2,
+    show_default=True,
+    type=click.FloatRange(0, 1, max_open=True),
+    help="Share of prompt clusters held out for validation.",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    help="Export a stratified round of this many pairs (earlier rounds' pairs first).",
+)
+@click.option(
+    "--seed", default=0, show_default=True, type=int, help="Seed of the split and rounds."
+)
+@click.option(
+    "--policy",
+    type=click.Choice(["best-worst", "all-pairs", "best-vs-rest"]),
+    help="Pair policy (default: the rubric's).",
+)
+@click.option(
+    "--min-margin", type=click.FloatRange(0, 1), help="Minimum margin (default: rubric's)."
+)
+@click.option("--conversational", is_flag=True, help="trl/hf: prompts and responses as messages.")
+@click.option("--new-only", is_flag=True, help="Only pairs that no earlier round exported.")
+def export(
+    project: Path,
+    format_name: str,
+    out: Path,
+    val: float,
+    limit: int | None,
+    seed: int,
+    policy: str | None,
+    min_margin: float | None,
+    conversational: bool,
+    new_only: bool,
+) -> None:
+    """Export preference pairs with a train/validation split that never leaks a prompt.
+
+    Each export is recorded as a round (see `dpo-tui rounds`) and writes manifest.json.
+    Disputed pairs (annotators disagree) are left out.
+    """
+    with ProjectStore.open(project) as store:
+        entry = export_dataset(
+            store,
+            format_name,
+            out,
+            val_fraction=val,
+            seed=seed,
+            limit=limit,
+            policy=policy,
+            min_margin=min_margin,  # type: ignore[arg-type]
+            conversational=conversational,
+            new_only=new_only,
+        )
+    say(
+        f"Round {entry.number}: {entry.train_pairs} train + {entry.validation_pairs} validation "
+        f"pairs ({entry.format}, policy {entry.policy}, margin {entry.min_margin}) in {out}"
+    )
+    if entry.disputed_excluded:
+        say(f"{entry.disputed_excluded} disputed pairs left out (annotators disagree).")
+    for name in entry.files:
+        say(f"  {name}")
+
+
+@cli.command()
+@click.argument("project", type=PROJECT)
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@click.option(
+    "--policy",
+    type=click.Choice(["best-worst", "all-pairs", "best-vs-rest"]),
+    help="Pair policy (default: the rubric's).",
+)
+@click.option(
+    "--min-margin", type=click.FloatRange(0, 1), help="Minimum margin (default: rubric's)."
+)
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write the report as one self-contained HTML file with charts.",
+)
+def report(
+    project: Path,
+    as_json: bool,
+    policy: str | None,
+    min_margin: float | None,
+    html_path: Path | None,
+) -> None:
+    """Quality report: counts, duplicates, score and margin distributions, length and position
+    bias, winning decoding presets, annotator load, and warnings in plain words."""
+    from dpo_tui.report import project_report
+    from dpo_tui.report_terminal import render
+
+    with ProjectStore.open(project) as store:
+        result = project_report(store, policy, min_margin)  # type: ignore[arg-type]
+        rubric_name = store.rubric.rubric.name
+    if as_json:
+        click.echo(json_dumps(result.model_dump()))
+    else:
+        for part in render(result, str(project)):
+            out.print(part, soft_wrap=False)
+    if html_path is not None:
+        from dpo_tui.report_html import render_html
+
+        try:
+            html_path.write_text(render_html(result, str(project), rubric_name), "utf-8")
+        except OSError as exc:
+            raise DpoError(f"cannot write {html_path}: {exc.strerror or exc}") from exc
+        # With --json, stdout stays pure JSON.
+        say(f"HTML report written to {html_path}", console=err if as_json else out)
+
+
+@cli.command()
+@click.argument("project", type=PROJECT)
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+def rounds(project: Path, as_json: bool) -> None:
+    """List the export rounds of a project: when, what, how many pairs."""
+    with ProjectStore.open(project) as store:
+        entries = store.rounds()
+    if as_json:
+        click.echo(json_dumps([e.model_dump(exclude={"pair_keys"}) for e in entries]))
+        return
+    if not entries:
+        say("No export rounds yet: run `dpo-tui export`.")
+        return
+    table = Table(title=f"export rounds of {visible(str(project))}", title_justify="left")
+    for column in ("round", "when", "format", "policy", "limit", "train", "validation", "folder"):
+        table.add_column(column)
+    for e in entries:
+        table.add_row(
+            str(e.number),
+            e.created_at[:19].replace("T", " "),
+            e.format,
+            e.policy,
+            str(e.limit_pairs or "all"),
+            str(e.train_pairs),
+            str(e.validation_pairs),
+            Text(visible(e.out_dir)),
+        )
+    out.print(table)

@@ -1,0 +1,181 @@
+"""The generate command."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from dpo_tui.cli import PROJECT, cli
+from dpo_tui.cli.output import say
+from dpo_tui.cli.progress import generation_progress
+from dpo_tui.operations import (
+    open_backend,
+)
+from dpo_tui.store.project import ProjectStore
+
+
+@cli.command()
+@click.argument("project", type=PROJECT)
+@click.option(
+    "--n",
+    "count",
+    default=4,
+    show_default=True,
+    type=click.IntRange(1, 16),
+    help="Candidates per prompt (each slot has its own decoding preset and seed).",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(["llama", "openai"]),
+    default="llama",
+    show_default=True,
+    help="llama.cpp on a local GGUF, or an OpenAI-compatible server.",
+)
+@click.option(
+    "--model",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="GGUF model file (default: the bundled Gemma 3 270M).",
+)
+@click.option(
+    "--max-tokens",
+    default=256,
+    show_default=True,
+    type=click.IntRange(1, 32768),
+    help="Most tokens per candidate.",
+)
+@click.option(
+    "--seed",
+    default=0,
+    show_default=True,
+    type=int,
+    help="Base seed; each prompt and slot derives its own from it.",
+)
+@click.option(
+    "--threads", type=click.IntRange(min=1), help="CPU threads (default: cores, at most 4)."
+)
+@click.option(
+    "--n-gpu-layers",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=-1),
+    help="Layers to offload to a GPU (-1: all), if llama.cpp was built with one.",
+)
+@click.option(
+    "--ctx",
+    type=click.IntRange(min=256),
+    help="Context size shared by a prompt and its candidates (default 8192).",
+)
+@click.option(
+    "--template",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A Jinja2 chat template file to use instead of the model's own.",
+)
+@click.option("--limit", type=click.IntRange(min=1), help="Generate for at most this many prompts.")
+@click.option(
+    "--regenerate",
+    multiple=True,
+    metavar="PROMPT_ID",
+    help="Replace the candidates of this prompt (repeatable; refused if scored).",
+)
+@click.option("--base-url", help="openai backend: the server, e.g. http://127.0.0.1:8080/v1.")
+@click.option("--model-name", help="openai backend: the model name the server knows.")
+@click.option(
+    "--api",
+    type=click.Choice(["chat", "completions"]),
+    default="chat",
+    show_default=True,
+    help="openai backend: which endpoint to use.",
+)
+@click.option(
+    "--concurrency",
+    default=4,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="openai backend: requests in flight at once.",
+)
+def generate(
+    project: Path,
+    count: int,
+    backend: str,
+    model: Path | None,
+    max_tokens: int,
+    seed: int,
+    threads: int | None,
+    n_gpu_layers: int,
+    ctx: int | None,
+    template: Path | None,
+    limit: int | None,
+    regenerate: tuple[str, ...],
+    base_url: str | None,
+    model_name: str | None,
+    api: str,
+    concurrency: int,
+) -> None:
+    """Generate candidates for every prompt that has fewer than --n, with a live progress bar.
+
+    All candidates of a prompt are decoded together (one prompt evaluation, a batch of
+    sequences) with varied presets. Ctrl-C stops after committing what is finished; running
+    again continues where it stopped.
+    """
+    from dpo_tui.generation.run import generate_candidates
+
+    with ProjectStore.open(project) as store:
+        if regenerate:
+            removed = store.delete_candidates(list(regenerate))
+            say(f"Removed {removed} candidates of {len(regenerate)} prompts to regenerate.")
+        text = template.read_text(encoding="utf-8") if template else None
+        engine = open_backend(
+            backend,
+            model=model,
+            threads=threads,
+            n_gpu_layers=n_gpu_layers,
+            n_ctx=ctx,
+            template=text,
+            base_url=base_url,
+            model_name=model_name,
+            api=api,
+            concurrency=concurrency,
+        )
+        say(
+            f"Generating {count} candidates per prompt with {engine.model_name} "
+            f"({engine.origin[:60]})"
+        )
+        with generation_progress() as (progress, update):
+            try:
+                result = generate_candidates(
+                    store,
+                    engine,
+                    count,
+                    base_seed=seed,
+                    max_tokens=max_tokens,
+                    prompt_ids=list(regenerate) or None,
+                    limit=limit,
+                    on_progress=update,
+                )
+            except KeyboardInterrupt:
+                progress.stop()
+                done = store.status()
+                say(
+                    f"Stopped. Everything finished is saved ({done.candidates} candidates for "
+                    f"{done.prompts_with_candidates} prompts); run the same command to continue."
+                )
+                engine.close()
+                sys.exit(130)
+        engine.close()
+    say(
+        f"Done: {result.done_prompts} prompts, {result.candidates} candidates, "
+        f"{result.tokens} tokens at {result.tokens_per_second:.1f} tokens/s."
+    )
+    if result.first_token_seconds:
+        first = sorted(result.first_token_seconds)[len(result.first_token_seconds) // 2]
+        say(f"Median first-token latency: {first * 1000:.0f} ms.")
+    if result.near_duplicates:
+        say(
+            f"{result.near_duplicates} candidates are near-identical to another of their prompt "
+            "(flagged: no preference signal).",
+            style="yellow",
+        )
+    if result.empty:
+        say(f"{result.empty} candidates came back empty and were not stored.", style="yellow")

@@ -1,0 +1,416 @@
+"""LlamaBackend: the candidates for a prompt decoded together, in one llama.cpp context.
+
+The prompt is evaluated once (sequence 0), its KV cache is shared with sequences 1..N-1, and
+then every step decodes one batch holding the last token of each unfinished candidate, each
+sampled by its own sampler chain built from its DecodingPreset.
+"""
+
+from __future__ import annotations
+
+import codecs
+import ctypes
+import functools
+import math
+import time
+import weakref
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from dpo_tui.core.decoding import DecodingPreset
+from dpo_tui.core.models import Message
+from dpo_tui.errors import GenerationError
+from dpo_tui.generation.base import FinishReason, GeneratedCandidate, OnToken
+from dpo_tui.generation.models import check_model_file, default_model_path, model_sha256
+from dpo_tui.generation.runtime import default_threads, llama_cpp
+from dpo_tui.generation.templates import PromptTemplate, choose_template
+
+MAX_CANDIDATES = 16
+"""The most candidates (sequences) one generate() call can decode together."""
+
+DEFAULT_N_CTX = 8192
+"""Tokens of KV cache shared by a prompt and all its candidates (18 KB a token for the bundled
+model, so 150 MB)."""
+
+PENALTY_LAST_N = 64
+"""How many recent tokens (the prompt's included) the repeat penalty looks at."""
+
+
+class LlamaBackend:
+    """A local GGUF model run by llama.cpp, decoding all candidates of a prompt in one batch.
+
+    A candidate never ends before it has some text: end-of-generation tokens are masked until
+    then. Its text is stripped of surrounding whitespace and cut before the first stop string
+    (the preset's, then the backend's `stop`).
+
+    `model_path`: a .gguf file, or None for the bundled Gemma 3 270M. `n_ctx`: tokens of KV
+    cache shared by a prompt and all its candidates (prompt + the sum of their max_tokens must
+    fit). `n_threads`: CPU threads (default: `runtime.default_threads()`, every usable core
+    unless llama.cpp's threads may spin; see `runtime`). `n_gpu_layers`: layers to
+    offload to a GPU if llama.cpp was built with one (-1 = all). `prompt_template`: a Jinja2
+    chat template used instead of the model's own (see `templates.PromptTemplate`); a model
+    without one gets `templates.DEFAULT_TEMPLATE`. `stop`: strings that end every candidate,
+    in addition to its preset's (default: `templates.DEFAULT_STOP` with the default template,
+    none otherwise).
+
+    llama.cpp's log goes to the `dpo_tui.generation.runtime` logger, silent unless configured.
+    """
+
+    def __init__(
+        self,
+        model_path: Path | str | None = None,
+        *,
+        n_ctx: int = DEFAULT_N_CTX,
+        n_threads: int | None = None,
+        n_gpu_layers: int = 0,
+        prompt_template: str | None = None,
+        stop: Sequence[str] | None = None,
+        n_batch: int = 512,
+    ) -> None:
+        path = default_model_path() if model_path is None else check_model_file(model_path)
+        threads = default_threads() if n_threads is None else n_threads
+        if threads < 1 or n_ctx < 1 or n_batch < 1 or n_gpu_layers < -1:
+            raise GenerationError(
+                f"invalid backend settings: n_threads={threads}, n_ctx={n_ctx}, "
+                f"n_batch={n_batch}, n_gpu_layers={n_gpu_layers}",
+                hint="n_threads, n_ctx and n_batch must be at least 1; n_gpu_layers at least "
+                "-1 (all layers)",
+            )
+        self.model_path = path
+        self.model_name = path.stem
+        self.origin = f"gguf:{model_sha256(path)}"
+        self.n_threads = threads
+        self.n_batch = n_batch
+
+        try:
+            # Loads the weights and tokenizes; its own context is minimal and unused.
+            self._llama = llama_cpp.Llama(
+                str(path),
+                n_gpu_layers=n_gpu_layers,
+                n_ctx=256,
+                n_batch=1,
+                n_threads=threads,
+                n_threads_batch=threads,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError) as error:
+            raise GenerationError(
+                f"{path}: llama.cpp could not load the model: {error}",
+                hint="check that the file is a complete GGUF model of an architecture this "
+                f"llama-cpp-python ({llama_cpp.__version__}) supports",
+            ) from error
+        self._vocab = llama_cpp.llama_model_get_vocab(self._llama.model)
+        self._n_vocab: int = llama_cpp.llama_vocab_n_tokens(self._vocab)
+        eog = [t for t in range(self._n_vocab) if llama_cpp.llama_vocab_is_eog(self._vocab, t)]
+        self._no_eog = (llama_cpp.llama_logit_bias * len(eog))(
+            *(llama_cpp.llama_logit_bias(token, -math.inf) for token in eog)
+        )
+        self._piece = ctypes.create_string_buffer(64)
+
+        params = llama_cpp.llama_context_default_params()
+        params.n_ctx = n_ctx
+        params.n_batch = params.n_ubatch = n_batch
+        params.n_seq_max = MAX_CANDIDATES
+        params.kv_unified = True  # the prompt's cells are shared by all sequences, not copied
+        params.n_threads = params.n_threads_batch = threads
+        params.no_perf = True
+        self._ctx = llama_cpp.llama_init_from_model(self._llama.model, params)
+        if not self._ctx:
+            self._llama.close()
+            raise GenerationError(
+                f"{path}: llama.cpp could not create a context of {n_ctx} tokens",
+                hint="lower n_ctx (its KV cache may not fit in memory)",
+            )
+        self._memory = llama_cpp.llama_get_memory(self._ctx)
+        self.n_ctx: int = llama_cpp.llama_n_ctx(self._ctx)
+        self._batch = llama_cpp.llama_batch_init(max(n_batch, MAX_CANDIDATES), 0, 1)
+        self._close = weakref.finalize(self, _free, self._llama, self._ctx, self._batch)
+
+        self._bos = self._token_text(llama_cpp.llama_vocab_bos(self._vocab))
+        self.template: PromptTemplate = choose_template(
+            self._llama.metadata.get("tokenizer.chat_template"),
+            prompt_template,
+            stop,
+            bos_token=self._bos,
+            eos_token=self._token_text(llama_cpp.llama_vocab_eos(self._vocab)),
+        )
+
+    def __enter__(self) -> LlamaBackend:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Free the context and the model; the backend cannot generate afterwards."""
+        self._close()
+
+    def format_prompt(self, messages: Sequence[Message]) -> str:
+        """The prompt text the model is given for `messages`."""
+        if not messages or messages[-1].role != "user":
+            raise GenerationError(
+                "a conversation to generate for must end with a user turn",
+                hint="remove trailing assistant turns, or add the user's next message",
+            )
+        return self.template.render(messages)
+
+    def tokenize(self, text: str) -> list[int]:
+        """`text` as tokens, with special tokens parsed and the BOS token added once if the
+        model uses one."""
+        add_bos = not (self._bos and text.startswith(self._bos))
+        return self._llama.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
+
+    def generate(
+        self,
+        messages: Sequence[Message],
+        presets: Sequence[DecodingPreset],
+        on_token: OnToken | None = None,
+    ) -> list[GeneratedCandidate]:
+        """One candidate per preset, decoded together; `on_token(slot, piece)` as they grow."""
+        if not self._close.alive:
+            raise GenerationError("this model was closed", hint="create a new LlamaBackend")
+        if not 1 <= len(presets) <= MAX_CANDIDATES:
+            raise GenerationError(
+                f"asked for {len(presets)} candidates; one prompt takes 1 to {MAX_CANDIDATES}",
+                hint="pass one decoding preset per candidate",
+            )
+        started = time.perf_counter()
+        prompt = self.tokenize(self.format_prompt(messages))
+        self._check_fits(len(prompt), presets)
+        slots: list[_Slot] = []
+        try:
+            for index, preset in enumerate(presets):
+                slots.append(slot := _Slot(index, preset, self, on_token))
+                for token in prompt[-PENALTY_LAST_N:]:
+                    llama_cpp.llama_sampler_accept(slot.chain, token)
+            logits_at = [self._decode_prompt(prompt)] * len(slots)
+            for slot in slots[1:]:
+                llama_cpp.llama_memory_seq_cp(self._memory, 0, slot.index, -1, -1)
+            active = slots
+            position = len(prompt)
+            while True:
+                for slot, at in zip(active, logits_at, strict=True):
+                    token = llama_cpp.llama_sampler_sample(slot.chain, self._ctx, at)
+                    slot.take(token, time.perf_counter() - started)
+                active = [slot for slot in active if slot.finish_reason is None]
+                if not active:
+                    break
+                self._decode([(s.last_token, position, s.index, True) for s in active])
+                logits_at = list(range(len(active)))
+                position += 1
+        finally:
+            for slot in slots:
+                slot.free()
+        return [slot.result() for slot in slots]
+
+    def _check_fits(self, prompt_tokens: int, presets: Sequence[DecodingPreset]) -> None:
+        new_tokens = sum(preset.max_tokens for preset in presets)
+        if prompt_tokens + new_tokens > self.n_ctx:
+            raise GenerationError(
+                f"the prompt is {prompt_tokens} tokens and its {len(presets)} candidates may "
+                f"add up to {new_tokens} more (the sum of their max_tokens): "
+                f"{prompt_tokens + new_tokens} tokens, over the context of {self.n_ctx} tokens "
+                f"that they share (n_ctx)",
+                hint="shorten the prompt, lower max_tokens or the number of candidates, or "
+                "use a larger n_ctx",
+            )
+
+    def _decode_prompt(self, prompt: list[int]) -> int:
+        """Evaluate the prompt as sequence 0 of an empty cache; the batch index of its logits."""
+        llama_cpp.llama_memory_clear(self._memory, True)
+        last = len(prompt) - 1
+        for start in range(0, len(prompt), self.n_batch):
+            chunk = prompt[start : start + self.n_batch]
+            self._decode([(t, start + i, 0, start + i == last) for i, t in enumerate(chunk)])
+        return last % self.n_batch
+
+    def _decode(self, entries: list[tuple[int, int, int, bool]]) -> None:
+        """Decode (token, position, sequence, keep its logits) entries as one batch."""
+        batch = self._batch
+        for i, (token, position, sequence, logits) in enumerate(entries):
+            batch.token[i] = token
+            batch.pos[i] = position
+            batch.n_seq_id[i] = 1
+            batch.seq_id[i][0] = sequence
+            batch.logits[i] = logits
+        batch.n_tokens = len(entries)
+        status = llama_cpp.llama_decode(self._ctx, batch)
+        if status != 0:
+            raise GenerationError(
+                f"llama.cpp failed to decode a batch of {len(entries)} tokens (status {status})",
+                hint="lower n_batch or the number of candidates; with status 1, raise n_ctx",
+            )
+
+    def token_bytes(self, token: int) -> bytes:
+        """The bytes a token stands for (nothing for control tokens)."""
+        size = llama_cpp.llama_token_to_piece(
+            self._vocab, token, self._piece, len(self._piece), 0, False
+        )
+        if size < 0:
+            self._piece = ctypes.create_string_buffer(-size)
+            size = llama_cpp.llama_token_to_piece(
+                self._vocab, token, self._piece, len(self._piece), 0, False
+            )
+        return self._piece.raw[:size]
+
+    def _eog_ban(self) -> llama_cpp.llama_sampler_p:
+        """A sampler that makes every end-of-generation token impossible."""
+        return llama_cpp.llama_sampler_init_logit_bias(
+            self._n_vocab, len(self._no_eog), self._no_eog
+        )
+
+    def _token_text(self, token: int) -> str:
+        if token < 0:
+            return ""
+        return llama_cpp.llama_vocab_get_text(self._vocab, token).decode("utf-8", "replace")
+
+
+class TextStream:
+    """A candidate's text as the bytes of its tokens arrive.
+
+    Only whole UTF-8 characters are decoded (bytes of a character split across tokens wait
+    for the rest); leading and trailing whitespace is dropped; the text is cut before the first
+    stop string. `emit` gets the new text as soon as it is sure to stay: never trailing
+    whitespace, never what may be the start of a stop string. So the pieces emitted, joined,
+    are always exactly the final text.
+    """
+
+    def __init__(self, stop: Sequence[str] = (), emit: Callable[[str], None] | None = None) -> None:
+        self.stop = tuple(s for s in stop if s)
+        self._emit_to = emit
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._text = ""
+        self._emitted = 0
+        self.stopped = False
+
+    @property
+    def text(self) -> str:
+        """The text so far, without trailing whitespace."""
+        return self._text.rstrip()
+
+    def feed(self, data: bytes) -> bool:
+        """Add the bytes of one token; True once a stop string has ended the text."""
+        if self._add(self._decoder.decode(data)):
+            self.stopped = True
+            return True
+        held = max(
+            (k for s in self.stop for k in range(1, len(s)) if self._text.endswith(s[:k])),
+            default=0,
+        )
+        self._emit(len(self._text) - held)
+        return False
+
+    def close(self) -> str:
+        """Emit the rest (an unfinished character becomes U+FFFD) and return the final text."""
+        if not self.stopped:
+            self._add(self._decoder.decode(b"", final=True))
+        self._emit(len(self._text))
+        return self.text
+
+    def _add(self, piece: str) -> bool:
+        self._text += piece if self._text else piece.lstrip()
+        cuts = [at for s in self.stop if (at := self._text.find(s, self._emitted)) >= 0]
+        if cuts:
+            self._text = self._text[: min(cuts)]
+        return bool(cuts)
+
+    def _emit(self, end: int) -> None:
+        end = len(self._text[:end].rstrip())
+        if end > self._emitted:
+            if self._emit_to is not None:
+                self._emit_to(self._text[self._emitted : end])
+            self._emitted = end
+
+
+class _Slot:
+    """One candidate being decoded: its sampler chain, text, token count and timing."""
+
+    def __init__(
+        self,
+        index: int,
+        preset: DecodingPreset,
+        backend: LlamaBackend,
+        on_token: OnToken | None,
+    ) -> None:
+        self.index = index
+        self.preset = preset
+        self._backend = backend
+        self.chain = llama_cpp.llama_sampler_chain_init(
+            llama_cpp.llama_sampler_chain_default_params()
+        )
+        # Until the candidate has some text, end-of-generation tokens are banned (sampler 0):
+        # an empty candidate is of no use.
+        self._eog_banned = True
+        llama_cpp.llama_sampler_chain_add(self.chain, backend._eog_ban())
+        for sampler in _samplers(preset):
+            llama_cpp.llama_sampler_chain_add(self.chain, sampler)
+        emit = None if on_token is None else functools.partial(on_token, index)
+        self.stream = TextStream((*preset.stop, *backend.template.stop), emit)
+        self.token_count = 0
+        self.last_token = -1
+        self.finish_reason: FinishReason | None = None
+        self.first_token_seconds = 0.0
+        self.seconds = 0.0
+
+    def take(self, token: int, elapsed: float) -> None:
+        """Add a sampled token; finish on EOG, a stop string or max_tokens."""
+        if self.last_token < 0:
+            self.first_token_seconds = elapsed
+        self.last_token = token
+        reason: FinishReason | None = None
+        if llama_cpp.llama_vocab_is_eog(self._backend._vocab, token):
+            reason = "eog"
+        else:
+            self.token_count += 1
+            if self.stream.feed(self._backend.token_bytes(token)):
+                reason = "stop"
+            elif self.token_count >= self.preset.max_tokens:
+                reason = "length"
+            if self._eog_banned and self.stream.text:
+                llama_cpp.llama_sampler_free(llama_cpp.llama_sampler_chain_remove(self.chain, 0))
+                self._eog_banned = False
+        if reason is not None:
+            self.stream.close()
+            self.finish_reason = reason
+            self.seconds = elapsed
+
+    def result(self) -> GeneratedCandidate:
+        assert self.finish_reason is not None
+        return GeneratedCandidate(
+            slot=self.index,
+            preset=self.preset,
+            text=self.stream.text,
+            token_count=self.token_count,
+            finish_reason=self.finish_reason,
+            seconds=self.seconds,
+            first_token_seconds=self.first_token_seconds,
+        )
+
+    def free(self) -> None:
+        llama_cpp.llama_sampler_free(self.chain)
+
+
+def _samplers(preset: DecodingPreset) -> list[llama_cpp.llama_sampler_p]:
+    """penalties -> greedy, or penalties -> top_k -> top_p -> min_p -> temperature -> dist."""
+    samplers = []
+    if preset.repeat_penalty != 1.0:
+        samplers.append(
+            llama_cpp.llama_sampler_init_penalties(PENALTY_LAST_N, preset.repeat_penalty, 0, 0)
+        )
+    if preset.temperature == 0:
+        return [*samplers, llama_cpp.llama_sampler_init_greedy()]
+    if preset.top_k > 0:
+        samplers.append(llama_cpp.llama_sampler_init_top_k(preset.top_k))
+    if preset.top_p < 1.0:
+        samplers.append(llama_cpp.llama_sampler_init_top_p(preset.top_p, 1))
+    if preset.min_p > 0.0:
+        samplers.append(llama_cpp.llama_sampler_init_min_p(preset.min_p, 1))
+    samplers.append(llama_cpp.llama_sampler_init_temp(preset.temperature))
+    samplers.append(llama_cpp.llama_sampler_init_dist(preset.seed))
+    return samplers
+
+
+def _free(llama: llama_cpp.Llama, ctx: llama_cpp.llama_context_p, batch: object) -> None:
+    """Free the batch and the context, then the model (in that order)."""
+    llama_cpp.llama_batch_free(batch)
+    llama_cpp.llama_free(ctx)
+    llama.close()

@@ -1,0 +1,141 @@
+"""LlamaBackend with the real bundled model (Gemma 3 270M): few prompts, few tokens."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dpo_tui.core.decoding import DecodingPreset, presets_for
+from dpo_tui.core.models import Message
+from dpo_tui.errors import GenerationError
+from dpo_tui.generation.llama import LlamaBackend
+
+SAMPLES = Path(__file__).resolve().parents[2] / "sample_data"
+QUESTION = [Message(role="user", content="How do I reset my password?")]
+
+
+@pytest.fixture(scope="module")
+def backend() -> Iterator[LlamaBackend]:
+    with LlamaBackend(n_ctx=2048) as model:
+        yield model
+
+
+def preset(name: str = "p", **values: object) -> DecodingPreset:
+    return DecodingPreset(name=name, **{"temperature": 0.8, "max_tokens": 12, **values})
+
+
+def test_is_a_backend_for_the_bundled_model(backend: LlamaBackend):
+    assert backend.model_name == "gemma-3-270m-q4_k_m"
+    assert backend.origin.startswith("gguf:") and len(backend.origin) == 5 + 64
+    # the bundled model is a base model: no chat template in its metadata
+    assert backend.template.source == "default"
+    prompt = backend.format_prompt(QUESTION)
+    assert prompt.endswith("Question: How do I reset my password?\n\nAnswer:")
+
+
+def test_one_candidate_per_preset_in_order(backend: LlamaBackend):
+    presets = [preset("a", seed=1), preset("b", temperature=0.0), preset("c", seed=3, top_k=20)]
+    candidates = backend.generate(QUESTION, presets)
+    assert [c.slot for c in candidates] == [0, 1, 2]
+    assert [c.preset for c in candidates] == presets
+    for candidate in candidates:
+        assert candidate.text
+        assert 1 <= candidate.token_count <= 12
+        assert candidate.finish_reason in ("stop", "length", "eog")
+        assert 0 < candidate.first_token_seconds <= candidate.seconds
+
+
+def test_same_presets_give_the_same_texts(backend: LlamaBackend):
+    presets = presets_for(3, "reproducible", max_tokens=12)
+    first = [c.text for c in backend.generate(QUESTION, presets)]
+    again = [c.text for c in backend.generate(QUESTION, presets)]
+    assert first == again
+
+
+def test_different_seeds_give_different_texts(backend: LlamaBackend):
+    presets = [preset(seed=seed, temperature=1.0) for seed in (1, 2, 3, 4)]
+    texts = [c.text for c in backend.generate(QUESTION, presets)]
+    assert len(set(texts)) > 1
+
+
+def test_max_tokens_ends_with_length(backend: LlamaBackend):
+    [candidate] = backend.generate(QUESTION, [preset(temperature=0.0, max_tokens=5)])
+    assert candidate.finish_reason == "length"
+    assert candidate.token_count == 5
+
+
+def test_stop_string_cuts_the_text(backend: LlamaBackend):
+    greedy = preset(temperature=0.0, max_tokens=16)
+    [free] = backend.generate(QUESTION, [greedy])
+    word = free.text.split()[2]
+    stop = greedy.model_copy(update={"stop": (f" {word}",)})
+    [cut] = backend.generate(QUESTION, [stop])
+    assert cut.finish_reason == "stop"
+    assert cut.text == free.text[: free.text.index(f" {word}")].rstrip()
+    assert word not in cut.text.split()
+
+
+def test_streamed_pieces_add_up_to_each_text(backend: LlamaBackend):
+    pieces: dict[int, list[str]] = {}
+    presets = presets_for(4, "stream", max_tokens=16)
+    candidates = backend.generate(
+        QUESTION, presets, lambda slot, piece: pieces.setdefault(slot, []).append(piece)
+    )
+    for candidate in candidates:
+        assert "".join(pieces[candidate.slot]) == candidate.text
+        assert all(pieces[candidate.slot])
+
+
+def test_prompt_over_the_context_is_refused_before_decoding(backend: LlamaBackend):
+    presets = [preset(max_tokens=600, seed=i) for i in range(4)]
+    with pytest.raises(GenerationError) as error:
+        backend.generate(QUESTION, presets)
+    message = str(error.value)
+    prompt_tokens = len(backend.tokenize(backend.format_prompt(QUESTION)))
+    assert f"the prompt is {prompt_tokens} tokens" in message
+    assert "2400 more" in message
+    assert f"context of {backend.n_ctx} tokens" in message
+    long = [Message(role="user", content="word " * 3000)]
+    with pytest.raises(GenerationError, match=r"over the context of 2048 tokens"):
+        backend.generate(long, [preset()])
+    assert backend.generate(QUESTION, [preset()])[0].text  # still usable
+
+
+def test_conversation_must_end_with_a_user_turn(backend: LlamaBackend):
+    turns = [*QUESTION, Message(role="assistant", content="Click 'Forgot password'.")]
+    with pytest.raises(GenerationError, match="must end with a user turn"):
+        backend.generate(turns, [preset()])
+    with pytest.raises(GenerationError, match="1 to 16"):
+        backend.generate(QUESTION, [])
+
+
+@pytest.mark.slow
+def test_sample_prompts_get_answers(backend: LlamaBackend):
+    ticket = json.loads((SAMPLES / "support_tickets.jsonl").read_text().splitlines()[0])
+    writing = (SAMPLES / "writing_help.txt").read_text().splitlines()[0]
+    conversation = json.loads((SAMPLES / "conversations.jsonl").read_text().splitlines()[0])
+    prompts = [
+        [Message(role="user", content=ticket["prompt"])],
+        [Message(role="user", content=writing)],
+        [Message(**turn) for turn in conversation["messages"]],
+    ]
+    for number, messages in enumerate(prompts):
+        candidates = backend.generate(messages, presets_for(3, f"sample{number}", max_tokens=24))
+        assert all(c.text.strip() for c in candidates), [c.text for c in candidates]
+
+
+@pytest.mark.slow
+def test_custom_template_and_close():
+    template = "{% for m in messages %}{{ m.role }}: {{ m.content }}\n{% endfor %}assistant:"
+    backend = LlamaBackend(n_ctx=512, n_threads=1, prompt_template=template, stop=["\nuser:"])
+    assert backend.template.source == "custom"
+    assert backend.format_prompt(QUESTION) == "user: How do I reset my password?\nassistant:"
+    [candidate] = backend.generate(QUESTION, [preset(max_tokens=4)])
+    assert candidate.token_count <= 4
+    backend.close()
+    backend.close()
+    with pytest.raises(GenerationError, match="closed"):
+        backend.generate(QUESTION, [preset()])
