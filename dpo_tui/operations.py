@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 from dataclasses import dataclass
@@ -13,9 +14,10 @@ from dpo_tui.core.export.select import pair_key, select_round
 from dpo_tui.core.export.split import split_pairs
 from dpo_tui.core.export.write import file_hashes, write_split_files
 from dpo_tui.core.importers import FORMATS, detect_format, read_prompts
+from dpo_tui.core.importers.annotations import to_annotations
 from dpo_tui.core.importers.base import ImportOptions
 from dpo_tui.core.importers.candidates import to_candidates
-from dpo_tui.core.models import PairPolicyName, Prompt
+from dpo_tui.core.models import Candidate, Judgement, PairPolicyName, Prompt
 from dpo_tui.core.rubric import load_rubric, resolve_rubric
 from dpo_tui.dataset import collect_pairs
 from dpo_tui.errors import DpoError
@@ -99,6 +101,132 @@ def import_candidates(
         imported_at=now(),
     )
     return store.add_candidates(candidates, record)
+
+
+@dataclass(frozen=True)
+class AnnotationImport:
+    """What importing a file of annotations did."""
+
+    prompts_added: int
+    candidates_added: int
+    scores: int
+    scores_replaced: int
+    judgements: int
+
+
+def import_annotations(
+    store: ProjectStore, path: Path, format_name: str | None = None, encoding: str = "utf-8"
+) -> AnnotationImport:
+    """Import scores, diagnoses and flags made elsewhere, validated against the rubric; all or
+    nothing. Prompts and responses given as text that the project lacks are added."""
+    fmt = detect_format(path, format_name)
+    known = dict(store.db.execute("select id, prompt_id from candidates").fetchall())
+    rows = to_annotations(
+        path,
+        FORMATS[fmt](path, ImportOptions(encoding=encoding)),
+        store.rubric,
+        store.prompt_ids(),
+        known,
+        unit="row" if fmt == "parquet" else "line",
+    )
+    with store.db.atomic():
+        prompts_added = store.add_prompts(
+            [Prompt(id=pid, text=text, source=path.name) for pid, text in rows.prompts.items()]
+        )[0]
+        candidates_added = store.add_candidates(
+            [
+                Candidate(id=cid, prompt_id=pid, text=text, origin=f"imported:{path.name}")
+                for cid, (pid, text) in rows.candidates.items()
+            ]
+        ).added
+        replaced = 0
+        for cid, annotator, criterion, value in rows.scores:
+            held = store.db.execute(
+                "select value from scores where candidate_id = ? and annotator = ? "
+                "and criterion = ?",
+                [cid, annotator, criterion],
+            ).fetchone()
+            replaced += held is not None and held[0] != value
+            store.set_score(cid, annotator, criterion, value)
+        for (pid, annotator), (diagnosis, flags) in rows.judgements.items():
+            judgement = store.judgement(pid, annotator) or Judgement(
+                prompt_id=pid, annotator=annotator
+            )
+            store.save_judgement(
+                judgement.model_copy(update={"diagnosis": diagnosis, "flags": flags})
+            )
+        store.log_import(
+            ImportRecord(
+                kind="annotations",
+                path=str(path),
+                sha256=_sha256(path),
+                format=fmt,
+                field=None,
+                added=len(rows.scores),
+                skipped_duplicates=0,
+                imported_at=now(),
+            )
+        )
+    return AnnotationImport(
+        prompts_added, candidates_added, len(rows.scores), replaced, len(rows.judgements)
+    )
+
+
+def export_annotations(store: ProjectStore, out: Path) -> int:
+    """Write every annotation as import-annotations reads it (CSV, or JSONL by suffix): a row
+    per candidate and annotator; returns the number of rows."""
+    criteria = [c.key for c in store.rubric.criteria]
+    records = []
+    for prompt in store.prompts():
+        candidates = store.candidates(prompt.id)
+        annotators = [
+            row[0]
+            for row in store.db.execute(
+                "select annotator from judgements where prompt_id = ? union select s.annotator "
+                "from scores s join candidates c on c.id = s.candidate_id where c.prompt_id = ? "
+                "order by 1",
+                [prompt.id, prompt.id],
+            )
+        ]
+        for annotator in annotators:
+            scores = store.scores(prompt.id, annotator)
+            judgement = store.judgement(prompt.id, annotator)
+            for candidate in candidates:
+                given = scores.get(candidate.id, {})
+                records.append(
+                    {
+                        "prompt_id": prompt.id,
+                        "prompt": prompt.text,
+                        "candidate_id": candidate.id,
+                        "response": candidate.text,
+                        "annotator": annotator,
+                        **{key: given.get(key, "") for key in criteria},
+                        "diagnosis": judgement.diagnosis if judgement else "",
+                        "flags": ";".join(judgement.flags) if judgement else "",
+                    }
+                )
+    if out.suffix.lower() == ".jsonl":
+        out.write_text(
+            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8"
+        )
+    else:
+        with out.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.DictWriter(
+                handle,
+                fieldnames=[
+                    "prompt_id",
+                    "prompt",
+                    "candidate_id",
+                    "response",
+                    "annotator",
+                    *criteria,
+                    "diagnosis",
+                    "flags",
+                ],
+            )
+            writer.writeheader()
+            writer.writerows(records)
+    return len(records)
 
 
 def prompt_clusters(store: ProjectStore) -> dict[str, str]:

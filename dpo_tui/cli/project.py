@@ -20,6 +20,8 @@ from dpo_tui.errors import DpoError
 from dpo_tui.operations import (
     ImportResult,
     demo_project,
+    export_annotations,
+    import_annotations,
     import_candidates,
     import_prompts,
     init_project,
@@ -126,6 +128,41 @@ def import_candidates_(project: Path, file: Path, format_name: str | None, encod
         f"{result.near_duplicates} flagged as near-duplicates of another candidate"
     )
     say(f"{project} now holds {total} candidates.")
+
+
+@cli.command("import-annotations")
+@click.argument("project", type=PROJECT)
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "format_name",
+    type=click.Choice(["jsonl", "json", "csv", "tsv", "parquet"]),
+    help="Input format (default: from the file suffix).",
+)
+@click.option("--encoding", default="utf-8", show_default=True, help="Text encoding of the file.")
+def import_annotations_(project: Path, file: Path, format_name: str | None, encoding: str) -> None:
+    """Import scores, diagnoses and flags made in a spreadsheet or another tool, all or nothing.
+
+    One row per candidate and annotator: prompt (or prompt_id), response (or candidate_id),
+    annotator, a column per rubric criterion, diagnosis, flags.
+    """
+    with ProjectStore.open(project) as store:
+        result = import_annotations(store, file, format_name, encoding)
+    say(
+        f"{file}: {result.scores} scores ({result.scores_replaced} replaced), "
+        f"{result.judgements} judgements; added {result.prompts_added} prompts and "
+        f"{result.candidates_added} candidates"
+    )
+
+
+@cli.command("export-annotations")
+@click.argument("project", type=PROJECT)
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+def export_annotations_(project: Path, out: Path) -> None:
+    """Write every annotation as `import-annotations` reads it (CSV, or JSONL for .jsonl)."""
+    with ProjectStore.open(project) as store:
+        count = export_annotations(store, out)
+    say(f"{out}: {count} rows")
 
 
 def _print_imports(results: list[ImportResult]) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import codecs
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -17,6 +17,8 @@ from dpo_tui.errors import InputFileError
 FIELD_CANDIDATES = ("prompt", "question", "instruction", "input", "text")
 DEFAULT_MAX_CHARS = 32_768
 TextMode = Literal["auto", "lines", "blocks"]
+Fail = Callable[[str], InputFileError]
+"""Makes the error for a problem at the record being read (its file and line are known)."""
 
 
 @dataclass(frozen=True)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
 from dpo_tui.core.ids import candidate_id, prompt_id
-from dpo_tui.core.importers.base import RawRecord, messages_from
+from dpo_tui.core.importers.base import Fail, RawRecord, messages_from
 from dpo_tui.core.models import Candidate
 from dpo_tui.errors import InputFileError
 
 MAX_RESPONSE_CHARS = 200_000
-Fail = Callable[[str], InputFileError]
 
 
 def to_candidates(
