@@ -16,10 +16,11 @@ from typing import Literal
 from dpo_tui.core.models import CANDIDATE_LABELS, FLAGS, Candidate, Flag, Judgement, Prompt
 from dpo_tui.core.pairs import PairOutcome, extract_pairs
 from dpo_tui.core.scoring import total
+from dpo_tui.dataset import collect_pairs
 from dpo_tui.store.project import ProjectStore
 
-ItemFilter = Literal["all", "unfinished", "flagged"]
-FILTERS: tuple[ItemFilter, ...] = ("all", "unfinished", "flagged")
+ItemFilter = Literal["all", "unfinished", "flagged", "disputed"]
+FILTERS: tuple[ItemFilter, ...] = ("all", "unfinished", "flagged", "disputed")
 IDLE_CAP_SECONDS = 600.0
 """Time on one item counts at most this much per visit (an app left open is not work)."""
 
@@ -82,6 +83,7 @@ class AnnotationSession:
         self.prompt_ids = list(self._state)
         self._done = {pid for pid in self.prompt_ids if self._is_done(pid)}
         self._history = _History()
+        self._disputed: set[str] | None = None
         self._opened_at: float | None = None
         self.item: ItemView | None = None
 
@@ -101,7 +103,16 @@ class AnnotationSession:
             return not self.is_done(prompt_id)
         if wanted == "flagged":
             return self._state[prompt_id][3]
+        if wanted == "disputed":
+            return prompt_id in self.disputed()
         return True
+
+    def disputed(self) -> set[str]:
+        """Prompts whose pairs annotators disagree on (after a merge); computed when first
+        asked, then kept for the session."""
+        if self._disputed is None:
+            self._disputed = {p.prompt_id for p in collect_pairs(self.store).disputed}
+        return self._disputed
 
     def progress(self) -> Progress:
         done = self._done

@@ -78,3 +78,13 @@ async def test_keys_accept_a_proposal_or_no_pair(disputed: Path):
         assert "tie-break: safety first" in notes
         exported = [p for p in collect_pairs(store).pairs if p.status == "adjudicated"]
         assert len(exported) == 1
+
+
+async def test_annotator_filter_walks_disputed_items(disputed: Path):
+    app = make_app(disputed, "alice")
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.press("v", "v", "v")
+        assert app.session.filter == "disputed"
+        assert len(app.session.disputed()) == 3
+        await pilot.press("n")
+        assert app.session.item.index == 1
