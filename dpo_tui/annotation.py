@@ -205,6 +205,14 @@ class AnnotationSession:
         target.append(change)
         return self._reload()
 
+    def replace_candidate(self, old_id: str, new: Candidate) -> ItemView:
+        """Swap in a regenerated candidate at the old one's place (see the store's method)."""
+        self._ensure_judgement()  # records the order shown, so the new one takes its place
+        self.store.replace_candidate(old_id, new, self.annotator)
+        self._history.undo = [c for c in self._history.undo if c.candidate_id != old_id]
+        self._history.redo = [c for c in self._history.redo if c.candidate_id != old_id]
+        return self._reload()
+
     def toggle_flag(self, flag: Flag) -> ItemView:
         item = self._current()
         flags = set(item.judgement.flags) ^ {flag}

@@ -17,11 +17,16 @@ from dpo_tui.cli import PROJECT, cli
     type=click.Path(dir_okay=False, path_type=Path),
     help="Config file with a [keymap] table (default: ~/.config/dpo-tui/config.toml).",
 )
-def annotate(project: Path, annotator: str | None, keymap: Path | None) -> None:
+@click.option(
+    "--model",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="GGUF model for regenerating a candidate (r); default: the bundled one.",
+)
+def annotate(project: Path, annotator: str | None, keymap: Path | None, model: Path | None) -> None:
     """Open the annotator app on the first unfinished prompt of a project."""
     from dpo_tui.tui.app import make_app  # imported here: the other commands never load Textual
 
-    app = make_app(project, annotator, keymap)
+    app = make_app(project, annotator, keymap, model=model)
     try:
         app.run()
     finally:

@@ -53,7 +53,7 @@ from dpo_tui.store.project import ProjectStore
     help="Base seed; each prompt and slot derives its own from it.",
 )
 @click.option(
-    "--threads", type=click.IntRange(min=1), help="CPU threads (default: cores, at most 4)."
+    "--threads", type=click.IntRange(min=1), help="CPU threads (default: the usable cores)."
 )
 @click.option(
     "--n-gpu-layers",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import random
+from collections.abc import Mapping
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from dpo_tui.core.models import Strict
 
@@ -56,3 +58,16 @@ def presets_for(
             update["max_tokens"] = max_tokens
         chosen.append(preset.model_copy(update=update))
     return chosen
+
+
+def regeneration_preset(
+    params: Mapping[str, object], rng: random.Random | None = None
+) -> DecodingPreset:
+    """The preset a candidate was generated with, read back from its stored parameters (or
+    `balanced` for an imported one), with a fresh seed: a new draw, recorded with it."""
+    fields = {k: v for k, v in params.items() if k in DecodingPreset.model_fields}
+    try:
+        preset = DecodingPreset.model_validate(fields) if "name" in fields else DEFAULT_PRESETS[1]
+    except ValidationError:
+        preset = DEFAULT_PRESETS[1]
+    return preset.model_copy(update={"seed": (rng or random.SystemRandom()).randrange(2**31)})

@@ -66,7 +66,6 @@ class LlamaBackend:
         stop: Sequence[str] | None = None,
         n_batch: int = 512,
     ) -> None:
-        path = default_model_path() if model_path is None else check_model_file(model_path)
         threads = default_threads() if n_threads is None else n_threads
         if threads < 1 or n_ctx < 1 or n_batch < 1 or n_gpu_layers < -1:
             raise GenerationError(
@@ -75,6 +74,7 @@ class LlamaBackend:
                 hint="n_threads, n_ctx and n_batch must be at least 1; n_gpu_layers at least "
                 "-1 (all layers)",
             )
+        path = default_model_path() if model_path is None else check_model_file(model_path)
         self.model_path = path
         self.model_name = path.stem
         self.origin = f"gguf:{model_sha256(path)}"
@@ -409,7 +409,9 @@ def _samplers(preset: DecodingPreset) -> list[llama_cpp.llama_sampler_p]:
     return samplers
 
 
-def _free(llama: llama_cpp.Llama, ctx: llama_cpp.llama_context_p, batch: object) -> None:
+def _free(
+    llama: llama_cpp.Llama, ctx: llama_cpp.llama_context_p, batch: llama_cpp.llama_batch
+) -> None:
     """Free the batch and the context, then the model (in that order)."""
     llama_cpp.llama_batch_free(batch)
     llama_cpp.llama_free(ctx)

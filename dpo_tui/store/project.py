@@ -357,6 +357,30 @@ class ProjectStore:
             result.append(Candidate.model_validate(values))
         return result
 
+    def replace_candidate(self, old_id: str, new: Candidate, annotator: str) -> None:
+        """Put `new` in place of candidate `old_id` (same prompt), in one transaction: the
+        annotator's own scores of the old one are dropped and its place in their display
+        order goes to the new one. Refused if another annotator scored the old one."""
+        others = self.db.execute(
+            "select distinct annotator from scores where candidate_id = ? and annotator != ?",
+            [old_id, annotator],
+        ).fetchall()
+        if others:
+            raise ProjectError(
+                f"{self.path}: {others[0][0]} has scored this candidate; it is kept",
+                hint="regenerate only candidates nobody else has scored",
+            )
+        with self.db.atomic():
+            self.db.execute(
+                "delete from scores where candidate_id = ? and annotator = ?", [old_id, annotator]
+            )
+            self.db.execute("delete from candidates where id = ?", [old_id])
+            self.add_candidates([new])
+            judgement = self.judgement(new.prompt_id, annotator)
+            if judgement is not None and old_id in judgement.display_order:
+                order = tuple(new.id if cid == old_id else cid for cid in judgement.display_order)
+                self.save_judgement(judgement.model_copy(update={"display_order": order}))
+
     def delete_candidates(self, prompt_ids: Sequence[str]) -> int:
         """Remove the candidates of these prompts; refuses (changing nothing) if any is scored."""
         ids = json.dumps(list(prompt_ids))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import ClassVar
@@ -14,6 +15,7 @@ from textual.widgets import Input, TextArea
 from dpo_tui.adjudication import AdjudicationSession
 from dpo_tui.annotation import AnnotationSession
 from dpo_tui.config import load_keymap
+from dpo_tui.generation.base import Backend
 from dpo_tui.store.project import ProjectStore
 from dpo_tui.tui.screens.adjudicate import AdjudicateScreen
 from dpo_tui.tui.screens.annotate import AnnotateScreen
@@ -37,11 +39,15 @@ class DpoApp(App[None]):
         session: AnnotationSession,
         keymap: dict[str, str] | None = None,
         adjudication: AdjudicationSession | None = None,
+        model: Path | None = None,
     ) -> None:
         super().__init__()
         self.session = session
         self.keymap = keymap or {}
         self.adjudication = adjudication
+        self.model = model
+        self._backend: Backend | None = None
+        self._backend_lock = threading.Lock()
 
     def on_mount(self) -> None:
         self.set_keymap(self.keymap)
@@ -75,6 +81,16 @@ class DpoApp(App[None]):
         ]
         return {b.id for b in bindings if isinstance(b, Binding) and b.id}
 
+    def backend(self) -> Backend:
+        """The local model for regenerating candidates, loaded on first use (from a worker
+        thread: loading takes a moment)."""
+        with self._backend_lock:
+            if self._backend is None:
+                from dpo_tui.generation.llama import LlamaBackend
+
+                self._backend = LlamaBackend(self.model)
+            return self._backend
+
     def switch_to_annotate(self) -> None:
         if isinstance(self.screen, HomeScreen):
             self.pop_screen()
@@ -96,6 +112,8 @@ class DpoApp(App[None]):
             if isinstance(screen, AnnotateScreen):
                 screen.save_diagnosis()
         self.session.close()
+        if self._backend is not None:
+            self._backend.close()
         self.exit()
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
@@ -124,13 +142,16 @@ def make_app(
     annotator: str | None = None,
     keymap_file: Path | None = None,
     adjudicate: bool = False,
+    model: Path | None = None,
 ) -> DpoApp:
     """Open `project` for `annotator` (default: the file's own) with the user's keymap; with
     `adjudicate`, on the disputed items, `annotator` being the resolver."""
     store = ProjectStore.open(project)
     try:
         adjudication = AdjudicationSession(store, annotator) if adjudicate else None
-        return DpoApp(AnnotationSession(store, annotator), load_keymap(keymap_file), adjudication)
+        return DpoApp(
+            AnnotationSession(store, annotator), load_keymap(keymap_file), adjudication, model
+        )
     except BaseException:
         store.close()
         raise

@@ -37,6 +37,11 @@ def test_not_a_gguf_file(tmp_path: Path):
         LlamaBackend(path)
 
 
+def test_invalid_settings_are_refused_before_loading(tmp_path: Path):
+    with pytest.raises(GenerationError, match="n_threads=0"):
+        LlamaBackend(tmp_path / "never-read.gguf", n_threads=0)
+
+
 def test_empty_file_is_not_a_gguf_file(tmp_path: Path):
     path = tmp_path / "empty.gguf"
     path.touch()

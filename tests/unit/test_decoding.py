@@ -19,3 +19,15 @@ def test_max_tokens_override_and_bounds():
     assert {p.max_tokens for p in presets_for(3, "x", max_tokens=32)} == {32}
     with pytest.raises(ValueError, match="between 1 and 16"):
         presets_for(0, "x")
+
+
+def test_regeneration_keeps_the_preset_with_a_fresh_seed():
+    import random
+
+    from dpo_tui.core.decoding import regeneration_preset
+
+    stored = {**presets_for(4, "p")[3].model_dump(), "slot": 3, "finish_reason": "length"}
+    again = regeneration_preset(stored, random.Random(1))
+    assert again.name == "wild" and again.temperature == 1.3
+    assert again.seed != stored["seed"]
+    assert regeneration_preset({}, random.Random(1)).name == "balanced"

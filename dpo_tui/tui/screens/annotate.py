@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from textual import events, on
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import HorizontalScroll, VerticalScroll
@@ -15,8 +15,13 @@ from textual.timer import Timer
 from textual.widgets import Static, TextArea
 
 from dpo_tui.annotation import FILTERS, AnnotationSession, ItemView
-from dpo_tui.core.models import Flag
+from dpo_tui.core.decoding import regeneration_preset
+from dpo_tui.core.ids import candidate_id
+from dpo_tui.core.models import Candidate, Flag, Message
 from dpo_tui.core.safe_text import visible
+from dpo_tui.errors import DpoError
+from dpo_tui.generation.base import Backend, GeneratedCandidate
+from dpo_tui.generation.run import messages_of
 from dpo_tui.tui.screens.goto import GoToScreen
 from dpo_tui.tui.widgets.candidate_pane import CandidatePane
 from dpo_tui.tui.widgets.footer import KeyFooter
@@ -54,6 +59,7 @@ class AnnotateScreen(Screen[None]):
             "escape", "leave_editor", "Back to scores", show=False, id="leave_editor", priority=True
         ),
         Binding("m", "maximize_candidate", "Focus pane", id="maximize_candidate", priority=True),
+        Binding("r", "regenerate", "Regenerate", id="regenerate", priority=True),
         Binding("ctrl+z", "undo", "Undo", show=False, id="undo", priority=True),
         Binding("ctrl+y", "redo", "Redo", show=False, id="redo", priority=True),
     ]
@@ -279,6 +285,69 @@ class AnnotateScreen(Screen[None]):
         except NoMatches:
             return
         self.maximize(pane, container=False)
+
+    def action_regenerate(self) -> None:
+        """Regenerate the focused candidate in a background worker, streaming into its pane."""
+        focused = self.focused
+        try:
+            pane = focused.query_ancestor(CandidatePane) if focused else None
+        except NoMatches:
+            pane = None
+        if pane is None:
+            self.notify("Focus a candidate's slider to regenerate it.", timeout=3)
+            return
+        old = next(c for c in self.item.candidates if c.id == pane.candidate_id)
+        self.notify(f"Regenerating {pane.label} with the local model ...", timeout=3)
+        self._regenerate(pane, old, messages_of(self.item.prompt))
+
+    @work(thread=True, exclusive=True, group="regenerate")
+    def _regenerate(
+        self, pane: CandidatePane, old: Candidate, messages: tuple[Message, ...]
+    ) -> None:
+        backend = self.app.backend()  # type: ignore[attr-defined]
+        preset = regeneration_preset(old.params)
+        text: list[str] = []
+
+        def on_token(_slot: int, piece: str) -> None:
+            text.append(piece)
+            self.app.call_from_thread(pane.stream, "".join(text))
+
+        try:
+            [made] = backend.generate(messages, [preset], on_token)
+        except DpoError as exc:
+            self.app.call_from_thread(self.notify, str(exc), severity="error")
+            return
+        self.app.call_from_thread(self._regenerated, old, made, backend)
+
+    async def _regenerated(
+        self, old: Candidate, made: GeneratedCandidate, backend: Backend
+    ) -> None:
+        if not made.text.strip():
+            self.notify("The model returned nothing; the candidate is kept.", severity="warning")
+            await self.show_item(self.item)
+            return
+        new = Candidate(
+            id=candidate_id(old.prompt_id, made.text),
+            prompt_id=old.prompt_id,
+            text=made.text,
+            origin=backend.origin,
+            model=backend.model_name,
+            preset=made.preset.name,
+            params={
+                **made.preset.model_dump(),
+                "slot": old.params.get("slot"),
+                "finish_reason": made.finish_reason,
+                "regenerated_from": old.id,
+            },
+            token_count=made.token_count,
+            gen_seconds=round(made.seconds, 4),
+        )
+        try:
+            item = self.session.replace_candidate(old.id, new)
+        except DpoError as exc:
+            self.notify(str(exc), severity="error")
+            item = self.item
+        await self.show_item(item)
 
     async def action_undo(self) -> None:
         await self._history(self.session.undo())

@@ -43,6 +43,11 @@ class CandidatePane(Vertical):
             slider.candidate_id = candidate.id
             slider.value = scores.get(slider.criterion.key)
 
+    def stream(self, text: str) -> None:
+        """Show text as it is generated (regeneration), literally."""
+        self.query_one(".candidate-text", Static).update(Content(visible(text)))
+        self.query_one(".candidate-body", VerticalScroll).scroll_end(animate=False)
+
     def set_status(self, total: float | None, role: str) -> None:
         """The title line: label, live weighted total, and chosen/rejected if the pair forms."""
         score = "–" if total is None else f"{total:.2f}"
