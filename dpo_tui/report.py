@@ -48,6 +48,7 @@ def project_report(
                 display_order=judgement.display_order if judgement else (),
                 seconds_spent=judgement.seconds_spent if judgement else 0.0,
                 scores=store.scores(pid, annotator),
+                updated_at=judgement.updated_at if judgement else "",
             )
         )
     data = ReportInput(

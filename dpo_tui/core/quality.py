@@ -11,7 +11,12 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from dpo_tui.core.agreement import AgreementReport, ScoreRecord, agreement_report
+from dpo_tui.core.agreement import (
+    AgreementReport,
+    ScoreRecord,
+    agreement_report,
+    pair_direction_agreement,
+)
 from dpo_tui.core.dedup import near_duplicate_pairs
 from dpo_tui.core.models import CANDIDATE_LABELS, PreferencePair, Rubric
 from dpo_tui.core.scoring import total
@@ -41,6 +46,7 @@ class JudgementFacts:
     seconds_spent: float
     scores: dict[str, dict[str, int]]
     """candidate id -> criterion -> value"""
+    updated_at: str = ""
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,15 @@ class AnnotatorLoad(BaseModel):
     items_per_hour: float | None
 
 
+class DriftPeriod(BaseModel):
+    """Pair-direction agreement on the shared items judged in one period."""
+
+    first: str
+    last: str
+    items: int
+    percent: float | None
+
+
 class QualityReport(BaseModel):
     counts: dict[str, int]
     flags: dict[str, int]
@@ -82,6 +97,8 @@ class QualityReport(BaseModel):
     annotators: list[AnnotatorLoad]
     agreement: AgreementReport | None
     """On items judged by 2+ annotators; None when no item was."""
+    agreement_drift: list[DriftPeriod]
+    """The shared items in up to four consecutive periods of when they were judged."""
     warnings: list[ReportWarning]
 
 
@@ -125,6 +142,7 @@ def build_report(rubric: Rubric, data: ReportInput) -> QualityReport:
         presets=_presets(exportable, candidates),
         annotators=_annotators(data.judgements),
         agreement=_agreement(rubric, data.judgements),
+        agreement_drift=_drift(rubric, data.judgements),
         warnings=[],
     )
     report.warnings = _warnings(report)
@@ -288,6 +306,44 @@ def _agreement(rubric: Rubric, judgements: Sequence[JudgementFacts]) -> Agreemen
         for j in shared
     }
     return agreement_report(records, totals, tolerance=rubric.pairs.min_margin)
+
+
+DRIFT_PERIODS = 4
+DRIFT_MIN_ITEMS = 3
+
+
+def _drift(rubric: Rubric, judgements: Sequence[JudgementFacts]) -> list[DriftPeriod]:
+    """Is agreement changing as annotation goes on? Shared items ordered by when their last
+    judgement was made, cut into up to four periods of at least three items each."""
+    by_item: dict[str, list[JudgementFacts]] = {}
+    for judgement in judgements:
+        by_item.setdefault(judgement.prompt_id, []).append(judgement)
+    shared = sorted(
+        (
+            (max(j.updated_at for j in group), group)
+            for group in by_item.values()
+            if len({j.annotator for j in group}) >= 2
+        ),
+        key=lambda entry: entry[0],
+    )
+    periods = min(DRIFT_PERIODS, len(shared) // DRIFT_MIN_ITEMS)
+    if periods < 2:
+        return []
+    size = len(shared) / periods
+    drift = []
+    for index in range(periods):
+        chunk = shared[round(index * size) : round((index + 1) * size)]
+        items = [
+            {j.annotator: {cid: total(rubric, s) for cid, s in j.scores.items()} for j in group}
+            for _, group in chunk
+        ]
+        agreement = pair_direction_agreement(items, rubric.pairs.min_margin)
+        drift.append(
+            DriftPeriod(
+                first=chunk[0][0], last=chunk[-1][0], items=len(chunk), percent=agreement.percent
+            )
+        )
+    return drift
 
 
 def _s(count: int) -> str:

@@ -179,3 +179,37 @@ def test_agreement_section_and_warning(tmp_path, app_project):
 
     page = render_html(report, "team.dpo", "Test rubric")
     assert "Agreement between annotators" in page and "alice &amp; bob" in page
+
+
+def test_agreement_drift_over_time():
+    from dpo_tui.core.quality import JudgementFacts, ReportInput, build_report
+    from dpo_tui.core.rubric import load_rubric
+    from tests.conftest import DATA
+
+    rubric = load_rubric(DATA / "rubrics" / "good.toml").rubric
+    judgements = []
+    for item in range(6):
+        agree = item < 3  # early items judged alike, later ones in opposite orders
+        for annotator, order in (("alice", (5, 1)), ("bob", (5, 1) if agree else (1, 5))):
+            scores = {f"c{item}{k}": {"clarity": v, "safety": 3} for k, v in enumerate(order)}
+            judgements.append(
+                JudgementFacts(
+                    prompt_id=f"p{item}",
+                    annotator=annotator,
+                    flags=(),
+                    display_order=(),
+                    seconds_spent=0,
+                    scores=scores,
+                    updated_at=f"2026-11-0{item + 1}",
+                )
+            )
+    data = ReportInput(
+        prompts=[(f"p{i}", f"prompt {i}", False) for i in range(6)],
+        candidates=[],
+        judgements=judgements,
+        pairs=[],
+        no_pair_reasons={},
+    )
+    drift = build_report(rubric, data).agreement_drift
+    assert [(d.items, d.percent) for d in drift] == [(3, 1.0), (3, 0.0)]
+    assert (drift[0].first, drift[1].last) == ("2026-11-01", "2026-11-06")
