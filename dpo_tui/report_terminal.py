@@ -48,9 +48,9 @@ def render(report: QualityReport, project: str) -> Iterator[RenderableType]:
     else:
         yield Panel("No warnings.", border_style="green")
     if report.flags or report.no_pair_reasons:
-        rows = [[f"flag: {k}", str(v)] for k, v in report.flags.items()]
-        rows += [[f"no pair: {k}", str(v)] for k, v in report.no_pair_reasons.items()]
-        yield _table("items without pairs", ["why", "n"], rows)
+        rows = [[f"flagged by an annotator: {k}", str(v)] for k, v in report.flags.items()]
+        rows += [[f"gave no pair: {k}", str(v)] for k, v in report.no_pair_reasons.items()]
+        yield _table("flags, and why judged items gave no pair", ["", "items"], rows)
     grid = Table(title="score distribution per criterion", title_justify="left", show_lines=True)
     grid.add_column("criterion")
     grid.add_column("scores (count per point)")
