@@ -189,10 +189,13 @@ class ProjectStore:
                 )
 
     def close(self) -> None:
-        """Checkpoint the WAL into the file (so it is self-contained) and close."""
-        # A file that failed to open, or is busy elsewhere: closing must still happen.
+        """Copy what the WAL holds into the file, without waiting on other connections, and
+        close; the last connection to close also removes the WAL, leaving one file."""
+        # PASSIVE never blocks: TRUNCATE would wait (up to the busy timeout) for a writer in
+        # another process, e.g. `status` while `generate` runs. A file that failed to open
+        # must still be closed.
         with contextlib.suppress(sqlite3.DatabaseError):
-            self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self.db.execute("PRAGMA wal_checkpoint(PASSIVE)")
         self.db.close()
 
     def __enter__(self) -> ProjectStore:
