@@ -16,6 +16,7 @@ from dpo_tui.errors import DpoError
 from dpo_tui.operations import (
     export_dataset,
 )
+from dpo_tui.store.evals import EvalRun, eval_runs
 from dpo_tui.store.project import ProjectStore
 
 
@@ -152,11 +153,28 @@ def report(
 @click.argument("project", type=PROJECT)
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def rounds(project: Path, as_json: bool) -> None:
-    """List the export rounds of a project: when, what, how many pairs."""
+    """List the export rounds of a project: when, what, how many pairs, and the latest
+    evaluation of each model on each (`dpo-tui eval`)."""
     with ProjectStore.open(project) as store:
         entries = store.rounds()
+        runs = eval_runs(store)
+    latest: dict[tuple[int | None, str, str | None, str], EvalRun] = {}
+    for run in runs:
+        latest[(run.round_number, run.model_sha256, run.reference_sha256, run.split)] = run
     if as_json:
-        click.echo(json_dumps([e.model_dump(exclude={"pair_keys"}) for e in entries]))
+        click.echo(
+            json_dumps(
+                [
+                    e.model_dump(exclude={"pair_keys"})
+                    | {
+                        "evals": [
+                            r.model_dump() for r in latest.values() if r.round_number == e.number
+                        ]
+                    }
+                    for e in entries
+                ]
+            )
+        )
         return
     if not entries:
         say("No export rounds yet: run `dpo-tui export`.")
@@ -176,3 +194,33 @@ def rounds(project: Path, as_json: bool) -> None:
             Text(visible(e.out_dir)),
         )
     out.print(table)
+    if latest:
+        out.print(
+            _evals_table(sorted(latest.values(), key=lambda r: (r.round_number or 0, r.id or 0)))
+        )
+
+
+def _evals_table(runs: list[EvalRun]) -> Table:
+    """The latest evaluation of each model (split, reference) on each round (`dpo-tui eval`)."""
+    table = Table(title="evaluations (dpo-tui eval), latest per model", title_justify="left")
+    for column in ("round", "model", "split", "pairs", "accuracy", "95% CI", "per-token", "reward"):
+        table.add_column(column, overflow="fold")
+    for run in runs:
+        model, reward = run.model_name, "-"
+        if run.reward_accuracy is not None:
+            model += f" (reference {run.reference_name})"
+            reward = (
+                f"{100 * run.reward_accuracy:.1f}% [{100 * (run.reward_ci_low or 0):.1f}, "
+                f"{100 * (run.reward_ci_high or 0):.1f}]"
+            )
+        table.add_row(
+            "-" if run.round_number is None else str(run.round_number),
+            Text(visible(model)),
+            run.split,
+            str(run.pairs),
+            f"{100 * run.accuracy:.1f}%",
+            f"[{100 * run.ci_low:.1f}, {100 * run.ci_high:.1f}]",
+            f"{100 * run.mean_accuracy:.1f}%",
+            reward,
+        )
+    return table

@@ -144,12 +144,67 @@ def m005_resolutions(db: Database) -> None:
     )
 
 
+def m006_eval_results(db: Database) -> None:
+    """Evaluations of models on a round's pairs, and the per-response log-probabilities they
+    computed (a cache, so an interrupted or repeated evaluation computes nothing twice)."""
+    _table(db, "eval_runs").create(
+        {
+            "id": int,
+            "created_at": str,
+            "model_name": str,
+            "model_sha256": str,
+            "reference_name": str,  # NULL without a reference model
+            "reference_sha256": str,
+            "round_number": int,  # NULL: every exportable pair, no round
+            "split": str,  # validation, train, all
+            "pairs": int,
+            "accuracy": float,  # share of pairs whose chosen has the higher summed log-prob
+            "ci_low": float,
+            "ci_high": float,
+            "mean_accuracy": float,  # the same on the per-token mean log-prob
+            "mean_margin": float,  # mean of chosen minus rejected summed log-prob
+            "reward_accuracy": float,  # DPO implicit reward (log-ratio to the reference)
+            "reward_ci_low": float,
+            "reward_ci_high": float,
+            "details": str,  # JSON: per-criterion and per-round figures, tokens, timing
+        },
+        pk="id",
+        not_null={
+            "created_at",
+            "model_name",
+            "model_sha256",
+            "split",
+            "pairs",
+            "accuracy",
+            "ci_low",
+            "ci_high",
+            "mean_accuracy",
+            "mean_margin",
+            "details",
+        },
+    )
+    _table(db, "eval_logprobs").create(
+        {
+            "model_sha256": str,
+            "prompt_id": str,
+            "candidate_id": str,
+            "template_sha256": str,  # the prompt template and tokenization rule
+            "tokens": int,
+            "logprob": float,  # summed over the response's tokens (natural log)
+            "created_at": str,
+        },
+        pk=("model_sha256", "prompt_id", "candidate_id", "template_sha256"),
+        not_null={"tokens", "logprob", "created_at"},
+    )
+
+
 STEPS = (
     m001_initial,
     m002_import_log,
     m003_candidate_near_duplicates,
     m004_export_rounds,
     m005_resolutions,
+    m006_eval_results,
 )
 SCHEMA_VERSION = len(STEPS)
 KNOWN = [step.__name__ for step in STEPS]
