@@ -12,7 +12,6 @@ import ctypes
 import functools
 import math
 import time
-import weakref
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -20,9 +19,10 @@ from dpo_tui.core.decoding import DecodingPreset
 from dpo_tui.core.models import Message
 from dpo_tui.errors import GenerationError
 from dpo_tui.generation.base import FinishReason, GeneratedCandidate, OnToken
+from dpo_tui.generation.loaded import LoadedModel
 from dpo_tui.generation.models import check_model_file, default_model_path, model_sha256
 from dpo_tui.generation.runtime import default_threads, llama_cpp
-from dpo_tui.generation.templates import PromptTemplate, choose_template
+from dpo_tui.generation.templates import PromptTemplate
 
 MAX_CANDIDATES = 16
 """The most candidates (sequences) one generate() call can decode together."""
@@ -81,58 +81,26 @@ class LlamaBackend:
         self.n_threads = threads
         self.n_batch = n_batch
 
-        try:
-            # Loads the weights and tokenizes; its own context is minimal and unused.
-            self._llama = llama_cpp.Llama(
-                str(path),
-                n_gpu_layers=n_gpu_layers,
-                n_ctx=256,
-                n_batch=1,
-                n_threads=threads,
-                n_threads_batch=threads,
-                verbose=False,
-            )
-        except (ValueError, RuntimeError) as error:
-            raise GenerationError(
-                f"{path}: llama.cpp could not load the model: {error}",
-                hint="check that the file is a complete GGUF model of an architecture this "
-                f"llama-cpp-python ({llama_cpp.__version__}) supports",
-            ) from error
-        self._vocab = llama_cpp.llama_model_get_vocab(self._llama.model)
-        self._n_vocab: int = llama_cpp.llama_vocab_n_tokens(self._vocab)
+        self._model = LoadedModel(
+            path,
+            n_ctx=n_ctx,
+            n_batch=n_batch,
+            n_seq_max=MAX_CANDIDATES,
+            batch_size=max(n_batch, MAX_CANDIDATES),
+            threads=threads,
+            n_gpu_layers=n_gpu_layers,
+        )
+        self._llama, self._ctx = self._model.llama, self._model.ctx
+        self._memory, self._batch = self._model.memory, self._model.batch
+        self._vocab, self._n_vocab = self._model.vocab, self._model.n_vocab
+        self.n_ctx: int = self._model.n_ctx
         eog = [t for t in range(self._n_vocab) if llama_cpp.llama_vocab_is_eog(self._vocab, t)]
         self._no_eog = (llama_cpp.llama_logit_bias * len(eog))(
             *(llama_cpp.llama_logit_bias(token, -math.inf) for token in eog)
         )
         self._piece = ctypes.create_string_buffer(64)
-
-        params = llama_cpp.llama_context_default_params()
-        params.n_ctx = n_ctx
-        params.n_batch = params.n_ubatch = n_batch
-        params.n_seq_max = MAX_CANDIDATES
-        params.kv_unified = True  # the prompt's cells are shared by all sequences, not copied
-        params.n_threads = params.n_threads_batch = threads
-        params.no_perf = True
-        self._ctx = llama_cpp.llama_init_from_model(self._llama.model, params)
-        if not self._ctx:
-            self._llama.close()
-            raise GenerationError(
-                f"{path}: llama.cpp could not create a context of {n_ctx} tokens",
-                hint="lower n_ctx (its KV cache may not fit in memory)",
-            )
-        self._memory = llama_cpp.llama_get_memory(self._ctx)
-        self.n_ctx: int = llama_cpp.llama_n_ctx(self._ctx)
-        self._batch = llama_cpp.llama_batch_init(max(n_batch, MAX_CANDIDATES), 0, 1)
-        self._close = weakref.finalize(self, _free, self._llama, self._ctx, self._batch)
-
-        self._bos = self._token_text(llama_cpp.llama_vocab_bos(self._vocab))
-        self.template: PromptTemplate = choose_template(
-            self._llama.metadata.get("tokenizer.chat_template"),
-            prompt_template,
-            stop,
-            bos_token=self._bos,
-            eos_token=self._token_text(llama_cpp.llama_vocab_eos(self._vocab)),
-        )
+        self._bos = self._model.bos_text
+        self.template: PromptTemplate = self._model.template(prompt_template, stop)
 
     def __enter__(self) -> LlamaBackend:
         return self
@@ -142,7 +110,7 @@ class LlamaBackend:
 
     def close(self) -> None:
         """Free the context and the model; the backend cannot generate afterwards."""
-        self._close()
+        self._model.close()
 
     def format_prompt(self, messages: Sequence[Message]) -> str:
         """The prompt text the model is given for `messages`."""
@@ -166,7 +134,7 @@ class LlamaBackend:
         on_token: OnToken | None = None,
     ) -> list[GeneratedCandidate]:
         """One candidate per preset, decoded together; `on_token(slot, piece)` as they grow."""
-        if not self._close.alive:
+        if not self._model.alive:
             raise GenerationError("this model was closed", hint="create a new LlamaBackend")
         if not 1 <= len(presets) <= MAX_CANDIDATES:
             raise GenerationError(
@@ -257,11 +225,6 @@ class LlamaBackend:
         return llama_cpp.llama_sampler_init_logit_bias(
             self._n_vocab, len(self._no_eog), self._no_eog
         )
-
-    def _token_text(self, token: int) -> str:
-        if token < 0:
-            return ""
-        return llama_cpp.llama_vocab_get_text(self._vocab, token).decode("utf-8", "replace")
 
 
 class TextStream:
@@ -407,12 +370,3 @@ def _samplers(preset: DecodingPreset) -> list[llama_cpp.llama_sampler_p]:
     samplers.append(llama_cpp.llama_sampler_init_temp(preset.temperature))
     samplers.append(llama_cpp.llama_sampler_init_dist(preset.seed))
     return samplers
-
-
-def _free(
-    llama: llama_cpp.Llama, ctx: llama_cpp.llama_context_p, batch: llama_cpp.llama_batch
-) -> None:
-    """Free the batch and the context, then the model (in that order)."""
-    llama_cpp.llama_batch_free(batch)
-    llama_cpp.llama_free(ctx)
-    llama.close()

@@ -32,7 +32,6 @@ extend the prompt that way, the response text alone is tokenized, without BOS.
 from __future__ import annotations
 
 import hashlib
-import weakref
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,9 +42,10 @@ import numpy as np
 from dpo_tui.core.models import Message
 from dpo_tui.errors import GenerationError
 from dpo_tui.generation.llama import DEFAULT_N_CTX
+from dpo_tui.generation.loaded import LoadedModel
 from dpo_tui.generation.models import check_model_file, default_model_path, model_sha256
 from dpo_tui.generation.runtime import default_threads, llama_cpp
-from dpo_tui.generation.templates import PromptTemplate, choose_template
+from dpo_tui.generation.templates import PromptTemplate
 
 LOGPROB_FORMAT = 1
 """Version of the tokenization rule above: part of `scoring_sha256`, so changing the rule
@@ -124,58 +124,25 @@ class LogprobScorer:
         self.decoded_tokens = 0
         """Prompt and response tokens decoded so far (a prompt once per group of responses
         scored with it; alignment padding not counted)."""
-        try:
-            self._llama = llama_cpp.Llama(
-                str(path),
-                n_gpu_layers=n_gpu_layers,
-                n_ctx=256,
-                n_batch=1,
-                n_threads=threads,
-                n_threads_batch=threads,
-                verbose=False,
-            )
-        except (ValueError, RuntimeError) as error:
-            raise GenerationError(
-                f"{path}: llama.cpp could not load the model: {error}",
-                hint="check that the file is a complete GGUF model of an architecture this "
-                f"llama-cpp-python ({llama_cpp.__version__}) supports",
-            ) from error
-        vocab = llama_cpp.llama_model_get_vocab(self._llama.model)
-        self.n_vocab: int = llama_cpp.llama_vocab_n_tokens(vocab)
-        params = llama_cpp.llama_context_default_params()
-        params.n_ctx = n_ctx
-        params.n_batch = params.n_ubatch = n_batch
-        params.n_seq_max = MAX_SEQUENCES + 1  # and PADDING
-        params.kv_unified = True
-        params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
-        params.n_threads = params.n_threads_batch = threads
-        params.no_perf = True
-        self._ctx = llama_cpp.llama_init_from_model(self._llama.model, params)
-        if not self._ctx:
-            self._llama.close()
-            raise GenerationError(
-                f"{path}: llama.cpp could not create a context of {n_ctx} tokens",
-                hint="lower n_ctx (its KV cache may not fit in memory)",
-            )
-        self._memory = llama_cpp.llama_get_memory(self._ctx)
-        self.n_ctx: int = llama_cpp.llama_n_ctx(self._ctx)
-        self._batch = llama_cpp.llama_batch_init(n_batch, 0, 1)
+        self._model = LoadedModel(
+            path,
+            n_ctx=n_ctx,
+            n_batch=n_batch,
+            n_seq_max=MAX_SEQUENCES + 1,  # and PADDING
+            batch_size=n_batch,
+            threads=threads,
+            n_gpu_layers=n_gpu_layers,
+            flash_attention=False,
+        )
+        self._llama, self._ctx = self._model.llama, self._model.ctx
+        self._memory, self._batch = self._model.memory, self._model.batch
+        self.n_vocab: int = self._model.n_vocab
+        self.n_ctx: int = self._model.n_ctx
         self._exp = np.empty((max_logits, self.n_vocab), dtype=np.float32)
         self._cells = self._pads = 0
-        self._close = weakref.finalize(self, _free, self._llama, self._ctx, self._batch)
-
-        def text(token: int) -> str:
-            raw = llama_cpp.llama_vocab_get_text(vocab, token) if token >= 0 else b""
-            return raw.decode("utf-8", "replace")
-
-        self._bos = text(llama_cpp.llama_vocab_bos(vocab))
-        eos = text(llama_cpp.llama_vocab_eos(vocab))
-        self.template: PromptTemplate = choose_template(
-            self._llama.metadata.get("tokenizer.chat_template"),
-            prompt_template,
-            bos_token=self._bos,
-            eos_token=eos,
-        )
+        self._bos = self._model.bos_text
+        eos = self._model.eos_text
+        self.template: PromptTemplate = self._model.template(prompt_template)
         self._conversation = llama_cpp.llama_chat_format.Jinja2ChatFormatter(
             template=self.template.text,
             eos_token=eos,
@@ -194,7 +161,7 @@ class LogprobScorer:
 
     def close(self) -> None:
         """Free the context and the model; the scorer cannot score afterwards."""
-        self._close()
+        self._model.close()
 
     def tokenize(self, text: str) -> list[int]:
         """`text` as tokens, as `LlamaBackend.tokenize` makes them (special tokens parsed, BOS
@@ -238,7 +205,7 @@ class LogprobScorer:
 
     def score(self, messages: Sequence[Message], responses: Sequence[str]) -> list[ResponseLogprob]:
         """Each response's summed log-probability given the conversation `messages`."""
-        if not self._close.alive:
+        if not self._model.alive:
             raise GenerationError("this model was closed", hint="create a new LogprobScorer")
         prompt, encoded = self.encode(messages, responses)
         sums = [0.0] * len(encoded)
@@ -366,10 +333,3 @@ def _log_sum_exp(rows: np.ndarray, scratch: np.ndarray) -> np.ndarray:
         peak = rows[row].max()
         result[row] = peak + np.log(np.exp(rows[row] - peak).sum())
     return result
-
-
-def _free(llama: llama_cpp.Llama, ctx: llama_cpp.llama_context_p, batch: object) -> None:
-    """Free the batch and the context, then the model (in that order)."""
-    llama_cpp.llama_batch_free(batch)
-    llama_cpp.llama_free(ctx)
-    llama.close()
