@@ -22,6 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dpo_tui.cli import PROJECT, cli
+from dpo_tui.cli.options import gpu_layers_option, template_option, threads_option
 from dpo_tui.cli.output import err, out, say
 from dpo_tui.core.safe_text import json_dumps, visible
 from dpo_tui.store.project import ProjectStore
@@ -59,14 +60,8 @@ MODEL = click.Path(dir_okay=False, path_type=Path)
     show_default=True,
     help="Which of the round's pairs; `all` also works before any round.",
 )
-@click.option(
-    "--template",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="The Jinja2 chat template the candidates were generated with, if not the model's.",
-)
-@click.option(
-    "--threads", type=click.IntRange(min=1), help="CPU threads (default: the usable cores)."
-)
+@template_option("The Jinja2 chat template the candidates were generated with, if not the model's.")
+@threads_option
 @click.option(
     "--ctx",
     default=8192,
@@ -74,13 +69,7 @@ MODEL = click.Path(dir_okay=False, path_type=Path)
     type=click.IntRange(min=256),
     help="Context shared by a prompt and the responses scored with it.",
 )
-@click.option(
-    "--n-gpu-layers",
-    default=0,
-    show_default=True,
-    type=click.IntRange(min=-1),
-    help="Layers to offload to a GPU (-1: all), if llama.cpp was built with one.",
-)
+@gpu_layers_option
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def eval_command(
     project: Path,

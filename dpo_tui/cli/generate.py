@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from dpo_tui.cli import PROJECT, cli
+from dpo_tui.cli.options import gpu_layers_option, template_option, threads_option
 from dpo_tui.cli.output import say
 from dpo_tui.cli.progress import generation_progress
 from dpo_tui.operations import (
@@ -52,26 +53,14 @@ from dpo_tui.store.project import ProjectStore
     type=int,
     help="Base seed; each prompt and slot derives its own from it.",
 )
-@click.option(
-    "--threads", type=click.IntRange(min=1), help="CPU threads (default: the usable cores)."
-)
-@click.option(
-    "--n-gpu-layers",
-    default=0,
-    show_default=True,
-    type=click.IntRange(min=-1),
-    help="Layers to offload to a GPU (-1: all), if llama.cpp was built with one.",
-)
+@threads_option
+@gpu_layers_option
 @click.option(
     "--ctx",
     type=click.IntRange(min=256),
     help="Context size shared by a prompt and its candidates (default 8192).",
 )
-@click.option(
-    "--template",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="A Jinja2 chat template file to use instead of the model's own.",
-)
+@template_option("A Jinja2 chat template file to use instead of the model's own.")
 @click.option("--limit", type=click.IntRange(min=1), help="Generate for at most this many prompts.")
 @click.option(
     "--regenerate",

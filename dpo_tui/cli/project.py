@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dpo_tui.cli import PROJECT, cli
+from dpo_tui.cli.options import encoding_option, record_format_option
 from dpo_tui.cli.output import err, out, say
 from dpo_tui.cli.progress import generation_progress
 from dpo_tui.core.importers import FORMATS
@@ -106,13 +107,8 @@ def import_(
 @cli.command("import-candidates")
 @click.argument("project", type=PROJECT)
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option(
-    "--format",
-    "format_name",
-    type=click.Choice(["jsonl", "json", "csv", "tsv", "parquet"]),
-    help="Input format (default: from the file suffix).",
-)
-@click.option("--encoding", default="utf-8", show_default=True, help="Text encoding of the file.")
+@record_format_option
+@encoding_option
 def import_candidates_(project: Path, file: Path, format_name: str | None, encoding: str) -> None:
     """Import candidate responses made elsewhere, all or nothing.
 
@@ -133,13 +129,8 @@ def import_candidates_(project: Path, file: Path, format_name: str | None, encod
 @cli.command("import-annotations")
 @click.argument("project", type=PROJECT)
 @click.argument("file", type=click.Path(path_type=Path))
-@click.option(
-    "--format",
-    "format_name",
-    type=click.Choice(["jsonl", "json", "csv", "tsv", "parquet"]),
-    help="Input format (default: from the file suffix).",
-)
-@click.option("--encoding", default="utf-8", show_default=True, help="Text encoding of the file.")
+@record_format_option
+@encoding_option
 def import_annotations_(project: Path, file: Path, format_name: str | None, encoding: str) -> None:
     """Import scores, diagnoses and flags made in a spreadsheet or another tool, all or nothing.
 

@@ -99,7 +99,6 @@ class LlamaBackend:
             *(llama_cpp.llama_logit_bias(token, -math.inf) for token in eog)
         )
         self._piece = ctypes.create_string_buffer(64)
-        self._bos = self._model.bos_text
         self.template: PromptTemplate = self._model.template(prompt_template, stop)
 
     def __enter__(self) -> LlamaBackend:
@@ -122,10 +121,8 @@ class LlamaBackend:
         return self.template.render(messages)
 
     def tokenize(self, text: str) -> list[int]:
-        """`text` as tokens, with special tokens parsed and the BOS token added once if the
-        model uses one."""
-        add_bos = not (self._bos and text.startswith(self._bos))
-        return self._llama.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
+        """`text` as tokens (see `LoadedModel.tokenize`): the same for generation and scoring."""
+        return self._model.tokenize(text)
 
     def generate(
         self,

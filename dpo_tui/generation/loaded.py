@@ -83,6 +83,13 @@ class LoadedModel:
     def eos_text(self) -> str:
         return self.token_text(llama_cpp.llama_vocab_eos(self.vocab))
 
+    def tokenize(self, text: str) -> list[int]:
+        """`text` as tokens, with special tokens parsed and the BOS token added once if the
+        model uses one (a rendered template may already start with it)."""
+        bos = self.bos_text
+        add_bos = not (bos and text.startswith(bos))
+        return self.llama.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
+
     def template(self, override: str | None, stop: Sequence[str] | None = None) -> PromptTemplate:
         """`override`, else the model's own chat template, else the default (see templates)."""
         return choose_template(

@@ -140,13 +140,13 @@ class LogprobScorer:
         self.n_ctx: int = self._model.n_ctx
         self._exp = np.empty((max_logits, self.n_vocab), dtype=np.float32)
         self._cells = self._pads = 0
-        self._bos = self._model.bos_text
+        bos = self._model.bos_text
         eos = self._model.eos_text
         self.template: PromptTemplate = self._model.template(prompt_template)
         self._conversation = llama_cpp.llama_chat_format.Jinja2ChatFormatter(
             template=self.template.text,
             eos_token=eos,
-            bos_token=self._bos,
+            bos_token=bos,
             add_generation_prompt=False,
         )
         self.scoring_sha256 = hashlib.sha256(
@@ -164,10 +164,8 @@ class LogprobScorer:
         self._model.close()
 
     def tokenize(self, text: str) -> list[int]:
-        """`text` as tokens, as `LlamaBackend.tokenize` makes them (special tokens parsed, BOS
-        added once if the model uses one)."""
-        add_bos = not (self._bos and text.startswith(self._bos))
-        return self._llama.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
+        """`text` as tokens (see `LoadedModel.tokenize`): the same for generation and scoring."""
+        return self._model.tokenize(text)
 
     def encode(
         self, messages: Sequence[Message], responses: Sequence[str]

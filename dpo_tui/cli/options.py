@@ -1,0 +1,36 @@
+"""Options that several commands take, declared once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+threads_option = click.option(
+    "--threads", type=click.IntRange(min=1), help="CPU threads (default: the usable cores)."
+)
+gpu_layers_option = click.option(
+    "--n-gpu-layers",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=-1),
+    help="Layers to offload to a GPU (-1: all), if llama.cpp was built with one.",
+)
+record_format_option = click.option(
+    "--format",
+    "format_name",
+    type=click.Choice(["jsonl", "json", "csv", "tsv", "parquet"]),
+    help="Input format (default: from the file suffix).",
+)
+encoding_option = click.option(
+    "--encoding", default="utf-8", show_default=True, help="Text encoding of the file."
+)
+
+
+def template_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """`--template FILE`: a Jinja2 chat template file."""
+    return click.option(
+        "--template", type=click.Path(exists=True, dir_okay=False, path_type=Path), help=help_text
+    )
