@@ -9,7 +9,6 @@ broken by value), and when both sides hold different values it is reported.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from pathlib import Path
 from dpo_tui.core.ids import candidate_id, prompt_id
 from dpo_tui.core.importers.base import messages_from
 from dpo_tui.core.models import FLAGS, Candidate, Prompt, Rubric
+from dpo_tui.paths import file_sha256
 from dpo_tui.store.project import ImportRecord, ProjectStore, now
 from dpo_tui.store.safe_open import DEFAULT_MAX_BYTES, UntrustedProjectError, open_untrusted
 
@@ -100,7 +100,7 @@ def _read(target: ProjectStore, path: Path, allow_rubric_change: bool, max_bytes
         )
     conn = open_untrusted(path, max_bytes)
     try:
-        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        digest = file_sha256(path)
         meta = dict(conn.execute("select key, value from meta").fetchall())
         if meta.get("rubric_sha256") != target.meta.rubric_sha256 and not allow_rubric_change:
             raise UntrustedProjectError(

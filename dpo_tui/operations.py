@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +21,7 @@ from dpo_tui.core.rubric import load_rubric, resolve_rubric
 from dpo_tui.dataset import collect_pairs
 from dpo_tui.errors import DpoError
 from dpo_tui.generation.base import Backend
-from dpo_tui.paths import data_dir
+from dpo_tui.paths import data_dir, file_sha256
 from dpo_tui.store.project import CandidatesAdded, ExportRound, ImportRecord, ProjectStore, now
 
 DEMO_RUBRIC = "general_assistant"
@@ -63,7 +62,7 @@ def import_prompts(
     for path in files:
         fmt = detect_format(path, format_name)
         prompts = read_prompts(path, fmt, options)
-        parsed.append((path, fmt, prompts, _sha256(path)))
+        parsed.append((path, fmt, prompts, file_sha256(path)))
     results = []
     with store.db.atomic():
         for path, fmt, prompts, digest in parsed:
@@ -93,7 +92,7 @@ def import_candidates(
     record = ImportRecord(
         kind="candidates",
         path=str(path),
-        sha256=_sha256(path),
+        sha256=file_sha256(path),
         format=fmt,
         field=None,
         added=0,
@@ -159,7 +158,7 @@ def import_annotations(
             ImportRecord(
                 kind="annotations",
                 path=str(path),
-                sha256=_sha256(path),
+                sha256=file_sha256(path),
                 format=fmt,
                 field=None,
                 added=len(rows.scores),
@@ -354,11 +353,3 @@ def demo_project(path: Path, annotator: str = "demo") -> tuple[ProjectStore, lis
         results += import_prompts(store, [samples / name], ImportOptions(field=field))
     import_candidates(store, samples / DEMO_CANDIDATES)
     return store, results
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()

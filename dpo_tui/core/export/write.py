@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,6 +12,7 @@ import pyarrow.parquet as pq
 
 from dpo_tui.core.export.formats import RECORDS, Record
 from dpo_tui.core.models import PreferencePair
+from dpo_tui.paths import file_sha256
 
 SPLIT_NAMES = {"openai": ("training", "validation")}
 DATASET_CARD = """---
@@ -89,6 +89,4 @@ def _write_card(out: Path, splits: list[str]) -> Path:
 
 def file_hashes(paths: Sequence[Path], root: Path) -> dict[str, str]:
     """Relative path -> sha256, for the manifest and the round record."""
-    return {
-        str(path.relative_to(root)): hashlib.sha256(path.read_bytes()).hexdigest() for path in paths
-    }
+    return {str(path.relative_to(root)): file_sha256(path) for path in paths}
