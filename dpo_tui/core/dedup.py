@@ -1,14 +1,17 @@
 """Near-duplicate texts at scale: prefix-filtered blocking, then rapidfuzz to confirm.
 
 Comparing every pair is quadratic (5 * 10**9 comparisons for 100,000 prompts). Instead each
-text is indexed under the rarest of its words (a prefix of its words ordered by how rare they
-are in the whole collection): two texts that are nearly identical share most of their words,
-so they share one of those rare words, and only texts that do are compared. A length filter
-drops pairs whose lengths alone rule out the threshold.
+text is indexed under its rarest word bigrams (pairs of consecutive words, ordered by how rare
+they are in the whole collection; single words for a one-word text): two texts that are nearly
+identical share most of their bigrams, so they share one of those rare ones, and only texts
+that do are compared. A length filter drops pairs whose lengths alone rule out the threshold.
+(Indexing under half of each text's words was near-quadratic on templated prompts: 707 s for
+100,000 against 41 s this way, with recall 0.993 against exhaustive comparison.)
 """
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,9 +22,9 @@ from dpo_tui.core.ids import normalize_text
 
 NEAR_DUPLICATE = 0.9
 NEAR_IDENTICAL_CANDIDATES = 0.92
-PREFIX_FRACTION = 0.5
-"""Share of a text's distinct words (rarest first) it is indexed under; the higher, the
-better the recall and the slower. Near-duplicates at 0.9 rarely differ in half their words."""
+PREFIX_SIZE = 12
+"""How many of a text's rarest bigrams it is indexed under: near-duplicates at 0.9 share most
+of theirs, so they share one of these; more is slower, fewer misses more."""
 
 
 @dataclass(frozen=True)
@@ -39,14 +42,13 @@ def near_duplicate_pairs(
     """Pairs of texts at least `threshold` similar (normalized Indel ratio of their
     normalized forms), found through blocking; sorted by (first, second)."""
     normalized = [normalize_text(t) for t in texts]
-    words = [sorted(set(t.split())) for t in normalized]
-    frequency = Counter(word for distinct in words for word in distinct)
+    shingles = [_bigrams(t) for t in normalized]
+    frequency = Counter(shingle for distinct in shingles for shingle in distinct)
     index: dict[str, list[int]] = defaultdict(list)
     cutoff = threshold * 100
     found: list[SimilarPair] = []
-    for current, distinct in enumerate(words):
-        rarest = sorted(distinct, key=lambda w: (frequency[w], w))
-        prefix = rarest[: int(len(rarest) * PREFIX_FRACTION) + 1]
+    for current, distinct in enumerate(shingles):
+        prefix = sorted(distinct, key=lambda w: (frequency[w], w))[:PREFIX_SIZE]
         seen: set[int] = set()
         for word in prefix:
             for other in index[word]:
@@ -61,6 +63,13 @@ def near_duplicate_pairs(
                     found.append(SimilarPair(other, current, score / 100))
             index[word].append(current)
     return sorted(found, key=lambda p: (p.first, p.second))
+
+
+def _bigrams(text: str) -> set[str]:
+    words = text.split()
+    if len(words) < 2:
+        return set(words)
+    return {f"{a} {b}" for a, b in itertools.pairwise(words)}
 
 
 def exhaustive_pairs(texts: Sequence[str], threshold: float = NEAR_DUPLICATE) -> list[SimilarPair]:

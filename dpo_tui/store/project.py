@@ -311,9 +311,17 @@ class ProjectStore:
         (`near_duplicate_of`, `similarity`): such a pair carries no preference signal.
         `record` is logged in `imports` when anything was added.
         """
+        stored = {
+            row[0]
+            for row in self.db.execute(
+                "select id from candidates where id in (select value from json_each(?))",
+                [json.dumps([c.id for c in candidates])],
+            )
+        }
         by_prompt: dict[str, list[Candidate]] = {}
         for candidate in candidates:
-            by_prompt.setdefault(candidate.prompt_id, []).append(candidate)
+            if candidate.id not in stored:  # prompts with nothing new cost nothing more
+                by_prompt.setdefault(candidate.prompt_id, []).append(candidate)
         rows: dict[str, dict[str, object]] = {}
         created = now()
         for pid, fresh in by_prompt.items():
