@@ -129,6 +129,9 @@ def test_ctrl_c_to_the_cli_keeps_finished_work_and_a_rerun_continues(tmp_path: P
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        # As in a terminal: a background job of a non-interactive shell (as CI may be) starts
+        # with SIGINT ignored, and Python then installs no Ctrl-C handler.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline and process.poll() is None:
