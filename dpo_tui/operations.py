@@ -314,7 +314,7 @@ def open_backend(
     concurrency: int = 4,
 ) -> Backend:
     """A generation backend: llama.cpp on a local GGUF (default: the bundled model), or an
-    OpenAI-compatible server."""
+    OpenAI-compatible server, checked to be up and to list the model before it is used."""
     if backend == "llama":
         from dpo_tui.generation.llama import DEFAULT_N_CTX, LlamaBackend
 
@@ -334,13 +334,19 @@ def open_backend(
             hint="e.g. --base-url http://127.0.0.1:8080/v1 --model-name my-model",
         )
     render = choose_template(None, template).render if api == "completions" else None
-    return OpenAIBackend(
+    server = OpenAIBackend(
         base_url,
         model_name,
         api=api,  # type: ignore[arg-type]
         render_prompt=render,
         concurrency=concurrency,
     )
+    try:
+        server.check()  # up, and has the model: some servers answer any name with their default
+    except BaseException:
+        server.close()
+        raise
+    return server
 
 
 def demo_project(path: Path, annotator: str = "demo") -> tuple[ProjectStore, list[ImportResult]]:

@@ -133,6 +133,17 @@ def test_check_knows_the_served_model(llama_server):
     assert ALIAS in str(error.value)
 
 
+def test_generate_checks_the_server_before_a_run(llama_server):
+    """`dpo-tui generate --backend openai` opens its backend through open_backend, which
+    refuses a model the server does not list instead of generating from its default model."""
+    from dpo_tui.operations import open_backend
+
+    with open_backend("openai", base_url=llama_server, model_name=ALIAS) as backend:
+        assert backend.model_name == ALIAS
+    with pytest.raises(GenerationError, match="no model 'gemma-typo'"):
+        open_backend("openai", base_url=llama_server, model_name="gemma-typo")
+
+
 def test_nothing_listening_fails_fast_naming_the_url():
     url = f"http://127.0.0.1:{free_port()}/v1"
     started = time.monotonic()
