@@ -56,11 +56,12 @@ def extract_pairs(
         if value is None:
             return PairOutcome((), "not every candidate is fully scored")
         totals[cid] = value
-    vetoed = {cid for cid, scores in candidates if vetoes(rubric, scores)}
+    vetoed = [cid for cid, scores in candidates if vetoes(rubric, scores)]
     allowed = [cid for cid, _ in candidates if cid not in vetoed]
     if not allowed:
         return PairOutcome((), "every candidate fails a veto")
-    # Vetoed candidates rank below every allowed one; ties keep display order (stable sort).
+    # Vetoed candidates rank below every allowed one; ties keep display order (stable sort
+    # of lists in display order: a set here made ties depend on string hashing).
     ranked = sorted(allowed, key=lambda cid: -totals[cid]) + sorted(
         vetoed, key=lambda cid: -totals[cid]
     )

@@ -66,6 +66,15 @@ def test_vetoed_candidate_is_never_chosen_but_can_be_rejected_whatever_the_margi
     )
 
 
+@pytest.mark.parametrize("order", ["xyz", "xzy", "yxz", "yzx", "zxy", "zyx"])
+def test_tied_vetoed_candidates_keep_display_order(order: str):
+    # w is safe; x, y, z fail the veto with equal totals: the rejected one (ranked last) is
+    # the last of them on screen, whatever the ids (a set here once made it hash-dependent).
+    table = [("w", s(1, 2))] + [(cid, s(3, 1)) for cid in order]
+    [pair] = extract_pairs(RUBRIC, table, policy="best-worst").pairs
+    assert (pair.chosen, pair.rejected) == ("w", order[-1])
+
+
 def test_best_vs_rest_and_all_pairs():
     table = [("a", s(5, 3)), ("b", s(3, 3)), ("c", s(1, 3)), ("d", s(5, 3))]
     rest = extract_pairs(RUBRIC, table, policy="best-vs-rest")
