@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from dpo_tui.core.models import (
     Candidate,
     Flag,
+    Judgement,
     PairPolicyName,
     PairStatus,
     PreferencePair,
@@ -46,6 +47,33 @@ class PairSet:
 
 
 @dataclass(frozen=True)
+class ProjectAnnotations:
+    """Everything annotators recorded in a project, read in a few whole-table queries:
+    per-prompt queries cost minutes on a merged team project."""
+
+    prompts: list[Prompt]
+    candidates: dict[str, list[Candidate]]
+    """prompt id -> its candidates, in the order they were added"""
+    scores: dict[tuple[str, str], dict[str, dict[str, int]]]
+    """(prompt id, annotator) -> candidate id -> criterion -> value"""
+    judgements: dict[tuple[str, str], Judgement]
+    """(prompt id, annotator) -> judgement"""
+
+    @classmethod
+    def load(cls, store: ProjectStore) -> ProjectAnnotations:
+        return cls(
+            prompts=list(store.prompts()),
+            candidates=store.candidates_by_prompt(),
+            scores=store.scores_by_item(),
+            judgements=store.judgements_by_item(),
+        )
+
+    def judged(self) -> list[tuple[str, str]]:
+        """Every (prompt id, annotator) with a score or a judgement, sorted."""
+        return sorted(self.scores.keys() | self.judgements.keys())
+
+
+@dataclass(frozen=True)
 class _Judged:
     annotator: str
     scores: dict[str, dict[str, int]]
@@ -54,13 +82,17 @@ class _Judged:
 
 
 def collect_pairs(
-    store: ProjectStore, policy: PairPolicyName | None = None, min_margin: float | None = None
+    store: ProjectStore,
+    policy: PairPolicyName | None = None,
+    min_margin: float | None = None,
+    annotations: ProjectAnnotations | None = None,
 ) -> PairSet:
-    """Pairs from every judged prompt of the project, in prompt import order."""
+    """Pairs from every judged prompt of the project, in prompt import order; pass
+    `annotations` already loaded from `store` to read them only once."""
     rubric = store.rubric
     resolutions = store.resolutions()
     result = PairSet()
-    for prompt, candidates, judged in _judged_items(store):
+    for prompt, candidates, judged in _judged_items(annotations or ProjectAnnotations.load(store)):
         outcomes: dict[str, tuple[PairChoice, ...]] = {}
         for one in judged:
             table = [(c.id, one.scores.get(c.id, {})) for c in candidates]
@@ -76,33 +108,28 @@ def collect_pairs(
     return result
 
 
-def _judged_items(store: ProjectStore) -> Iterator[tuple[Prompt, list[Candidate], list[_Judged]]]:
-    annotators = [
-        row[0]
-        for row in store.db.execute(
-            "select annotator from scores union select annotator from judgements order by 1"
-        )
-    ]
-    for prompt in store.prompts():
-        candidates = store.candidates(prompt.id)
-        if len(candidates) < 2:
+def _judged_items(
+    annotations: ProjectAnnotations,
+) -> Iterator[tuple[Prompt, list[Candidate], list[_Judged]]]:
+    annotators: dict[str, list[str]] = {}
+    for pid, annotator in annotations.judged():
+        annotators.setdefault(pid, []).append(annotator)
+    for prompt in annotations.prompts:
+        candidates = annotations.candidates.get(prompt.id, [])
+        if len(candidates) < 2 or prompt.id not in annotators:
             continue
         judged = []
-        for annotator in annotators:
-            scores = store.scores(prompt.id, annotator)
-            judgement = store.judgement(prompt.id, annotator)
-            if not scores and judgement is None:
-                continue
+        for annotator in annotators[prompt.id]:
+            judgement = annotations.judgements.get((prompt.id, annotator))
             judged.append(
                 _Judged(
                     annotator,
-                    scores,
+                    annotations.scores.get((prompt.id, annotator), {}),
                     judgement.diagnosis if judgement else "",
                     judgement.flags if judgement else (),
                 )
             )
-        if judged:
-            yield prompt, candidates, judged
+        yield prompt, candidates, judged
 
 
 def _combine(

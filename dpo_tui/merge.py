@@ -70,7 +70,11 @@ def merge_files(
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> list[FileSummary]:
     """Merge `files` into `target`, all or nothing; returns one summary per file."""
-    incoming = [_read(target, path, allow_rubric_change, max_bytes) for path in files]
+    held = _Held(
+        prompts=target.prompt_ids(),
+        candidates={row[0] for row in target.db.execute("select id from candidates")},
+    )
+    incoming = [_read(target, held, path, allow_rubric_change, max_bytes) for path in files]
     with target.db.atomic():
         for item in incoming:
             _write(target, item)
@@ -87,10 +91,22 @@ def merge_files(
                         imported_at=now(),
                     )
                 )
+        if any(item.summary.prompts_added for item in incoming):
+            target.near_duplicate_prompts()
     return [item.summary for item in incoming]
 
 
-def _read(target: ProjectStore, path: Path, allow_rubric_change: bool, max_bytes: int) -> _Incoming:
+@dataclass(frozen=True)
+class _Held:
+    """Ids the target holds before the merge."""
+
+    prompts: set[str]
+    candidates: set[str]
+
+
+def _read(
+    target: ProjectStore, held: _Held, path: Path, allow_rubric_change: bool, max_bytes: int
+) -> _Incoming:
     summary = FileSummary(path)
     wal = Path(f"{path}-wal")
     if wal.exists() and wal.stat().st_size > 0:
@@ -108,13 +124,13 @@ def _read(target: ProjectStore, path: Path, allow_rubric_change: bool, max_bytes
                 f"this project's is {target.meta.rubric_sha256[:12]})",
                 hint="merge anyway with --allow-rubric-change if the criteria are the same",
             )
-        rows = _Validator(path, target.rubric, target.prompt_ids())
+        rows = _Validator(path, target.rubric, held)
         return _Incoming(
             summary=summary,
             sha256=digest,
             prompts=rows.prompts(conn),
-            candidates=rows.candidates(conn, target),
-            scores=rows.scores(conn, target),
+            candidates=rows.candidates(conn),
+            scores=rows.scores(conn),
             judgements=rows.judgements(conn),
         )
     except sqlite3.DatabaseError as exc:
@@ -124,12 +140,15 @@ def _read(target: ProjectStore, path: Path, allow_rubric_change: bool, max_bytes
 
 
 class _Validator:
-    """Reads one table at a time; the first bad row refuses the whole file."""
+    """Reads one table at a time; the first bad row refuses the whole file. Prompts and
+    candidates the target already holds are checked against their content hash (so their
+    text is the target's) and then left out: merging would skip them anyway."""
 
-    def __init__(self, path: Path, rubric: Rubric, target_prompts: set[str]) -> None:
+    def __init__(self, path: Path, rubric: Rubric, held: _Held) -> None:
         self.path = path
         self.rubric = rubric
-        self.prompt_ids = set(target_prompts)
+        self.held = held
+        self.prompt_ids: set[str] = set()
         self.candidate_ids: set[str] = set()
 
     def fail(self, table: str, number: int, problem: str) -> UntrustedProjectError:
@@ -152,13 +171,14 @@ class _Validator:
                 raise self.fail("prompts", number, str(exc)) from None
             if pid != prompt_id(text, turns):
                 raise self.fail("prompts", number, f"id {pid!r} is not the hash of its text")
-            found.append(
-                Prompt(id=pid, text=text, messages=turns, source=source, tags=tuple(tag_list))
-            )
             self.prompt_ids.add(pid)
+            if pid not in self.held.prompts:
+                found.append(
+                    Prompt(id=pid, text=text, messages=turns, source=source, tags=tuple(tag_list))
+                )
         return found
 
-    def candidates(self, conn: sqlite3.Connection, target: ProjectStore) -> list[Candidate]:
+    def candidates(self, conn: sqlite3.Connection) -> list[Candidate]:
         found = []
         query = (
             "select id, prompt_id, text, origin, model, preset, params, token_count, "
@@ -166,10 +186,13 @@ class _Validator:
         )
         for number, row in enumerate(conn.execute(query), 1):
             cid, pid, text, origin, model, preset, params, tokens, seconds = row
-            if pid not in self.prompt_ids:
+            if pid not in self.prompt_ids and pid not in self.held.prompts:
                 raise self.fail("candidates", number, f"its prompt {pid!r} is in neither file")
             if not isinstance(text, str) or cid != candidate_id(pid, text):
                 raise self.fail("candidates", number, f"id {cid!r} is not the hash of its text")
+            self.candidate_ids.add(cid)
+            if cid in self.held.candidates:
+                continue
             try:
                 values = json.loads(params or "{}")
                 found.append(
@@ -187,37 +210,41 @@ class _Validator:
                 )
             except (ValueError, TypeError) as exc:
                 raise self.fail("candidates", number, str(exc).splitlines()[0]) from None
-            self.candidate_ids.add(cid)
-        self.candidate_ids |= {row[0] for row in target.db.execute("select id from candidates")}
         return found
 
-    def scores(self, conn: sqlite3.Connection, target: ProjectStore) -> list[ScoreRow]:
-        scales = {c.key: c.scale for c in self.rubric.criteria}
-        found = []
-        query = (
+    def scores(self, conn: sqlite3.Connection) -> list[ScoreRow]:
+        bounds = {c.key: (c.scale.min, c.scale.max) for c in self.rubric.criteria}
+        mine, held = self.candidate_ids, self.held.candidates
+        found = conn.execute(
             "select candidate_id, annotator, criterion, value, updated_at from scores "
             "order by rowid"
-        )
-        for number, (cid, annotator, criterion, value, updated) in enumerate(
-            conn.execute(query), 1
-        ):
-            if cid not in self.candidate_ids:
-                raise self.fail("scores", number, f"its candidate {cid!r} is in neither file")
-            if not isinstance(annotator, str) or not annotator.strip():
-                raise self.fail("scores", number, "the annotator name is empty")
-            scale = scales.get(criterion)
-            if scale is None:
-                raise self.fail("scores", number, f"the rubric has no criterion {criterion!r}")
-            if type(value) is not int or not scale.min <= value <= scale.max:
-                raise self.fail(
-                    "scores",
-                    number,
-                    f"{criterion} = {value!r} is outside the scale {scale.min}..{scale.max}",
-                )
-            if not isinstance(updated, str):
-                raise self.fail("scores", number, "updated_at must be a timestamp")
-            found.append((cid, annotator, criterion, value, updated))
+        ).fetchall()
+        for number, (cid, annotator, criterion, value, updated) in enumerate(found, 1):
+            low, high = bounds.get(criterion, (1, 0))
+            if not (
+                (cid in mine or cid in held)
+                and type(value) is int
+                and low <= value <= high
+                and type(annotator) is str
+                and annotator.strip()
+                and type(updated) is str
+            ):
+                raise self.fail("scores", number, self._score_problem(found[number - 1]))
         return found
+
+    def _score_problem(self, row: ScoreRow) -> str:
+        """What is wrong with a score row that failed the checks."""
+        cid, annotator, criterion, value, _ = row
+        if cid not in self.candidate_ids and cid not in self.held.candidates:
+            return f"its candidate {cid!r} is in neither file"
+        if not isinstance(annotator, str) or not annotator.strip():
+            return "the annotator name is empty"
+        scale = {c.key: c.scale for c in self.rubric.criteria}.get(criterion)
+        if scale is None:
+            return f"the rubric has no criterion {criterion!r}"
+        if type(value) is not int or not scale.min <= value <= scale.max:
+            return f"{criterion} = {value!r} is outside the scale {scale.min}..{scale.max}"
+        return "updated_at must be a timestamp"
 
     def judgements(self, conn: sqlite3.Connection) -> list[JudgementRow]:
         found = []
@@ -228,7 +255,7 @@ class _Validator:
         for number, row in enumerate(conn.execute(query), 1):
             pid, annotator, diagnosis, flags, order, seconds, updated = row
             try:
-                if pid not in self.prompt_ids:
+                if pid not in self.prompt_ids and pid not in self.held.prompts:
                     raise ValueError(f"its prompt {pid!r} is in neither file")
                 if not isinstance(annotator, str) or not annotator.strip():
                     raise ValueError("the annotator name is empty")
@@ -265,62 +292,94 @@ def _write(target: ProjectStore, item: _Incoming) -> None:
     summary = item.summary
     summary.prompts_added = target.add_prompts(item.prompts)[0]
     summary.candidates_added = target.add_candidates(item.candidates).added
-    for row in item.scores:
+    _write_scores(target, summary, item.scores)
+    _write_judgements(target, summary, item.judgements)
+
+
+def _held(target: ProjectStore, sql: str, keys: set[str]) -> list[tuple]:
+    """Rows of `sql` (one `json_each(?)` parameter) for `keys`, read in one query."""
+    return target.db.execute(sql, [json.dumps(sorted(keys))]).fetchall()
+
+
+def _write_scores(target: ProjectStore, summary: FileSummary, rows: list[ScoreRow]) -> None:
+    """Add new scores and newer edits with one statement run over the rows that change;
+    the scores already held for these candidates are read once, not row by row."""
+    held = {
+        (cid, annotator, criterion): (value, updated)
+        for cid, annotator, criterion, value, updated in _held(
+            target,
+            "select candidate_id, annotator, criterion, value, updated_at from scores "
+            "where candidate_id in (select value from json_each(?))",
+            {row[0] for row in rows},
+        )
+    }
+    changes = []
+    for row in rows:
         cid, annotator, criterion, value, updated = row
         summary.annotators.add(annotator)
-        existing = target.db.execute(
-            "select value, updated_at from scores where candidate_id = ? and annotator = ? "
-            "and criterion = ?",
-            [cid, annotator, criterion],
-        ).fetchone()
+        existing = held.get((cid, annotator, criterion))
         if existing is None:
             summary.scores_added += 1
-        elif tuple(existing) == (value, updated):
+        elif existing == (value, updated):
             continue
         else:
+            newer = (updated, value) > (existing[1], existing[0])
             if existing[0] != value:
-                newer = (updated, value) > (existing[1], existing[0])
                 summary.conflicts.append(
                     f"{annotator} scored {criterion} of candidate {cid} as {existing[0]} "
                     f"({existing[1][:19]}) and as {value} ({updated[:19]}): kept "
                     f"{value if newer else existing[0]}, the newer"
                 )
-            if (updated, value) <= (existing[1], existing[0]):
+            if not newer:
                 continue
             summary.scores_updated += 1
-        target.db.execute(
-            "insert into scores (candidate_id, annotator, criterion, value, updated_at) "
-            "values (?, ?, ?, ?, ?) on conflict (candidate_id, annotator, criterion) do update "
-            "set value = excluded.value, updated_at = excluded.updated_at",
-            list(row),
+        held[(cid, annotator, criterion)] = (value, updated)
+        changes.append(row)
+    changes.sort(key=lambda row: row[:3])  # in index order: inserts touch fewer pages
+    target.db.conn.executemany(
+        "insert into scores (candidate_id, annotator, criterion, value, updated_at) "
+        "values (?, ?, ?, ?, ?) on conflict (candidate_id, annotator, criterion) do update "
+        "set value = excluded.value, updated_at = excluded.updated_at",
+        changes,
+    )
+
+
+def _write_judgements(target: ProjectStore, summary: FileSummary, rows: list[JudgementRow]) -> None:
+    """As `_write_scores`, for judgements."""
+    held = {
+        (pid, annotator): (updated, json.dumps(list(content)))
+        for pid, annotator, *content, updated in _held(
+            target,
+            "select prompt_id, annotator, diagnosis, flags, display_order, seconds_spent, "
+            "updated_at from judgements where prompt_id in (select value from json_each(?))",
+            {row[0] for row in rows},
         )
-    for judgement in item.judgements:
+    }
+    changes = []
+    for judgement in rows:
         pid, annotator, *content, updated = judgement
         summary.annotators.add(annotator)
-        existing = target.db.execute(
-            "select diagnosis, flags, display_order, seconds_spent, updated_at from judgements "
-            "where prompt_id = ? and annotator = ?",
-            [pid, annotator],
-        ).fetchone()
+        existing = held.get((pid, annotator))
         incoming_key = (updated, json.dumps(content))
         if existing is None:
             summary.judgements_added += 1
+        elif existing == incoming_key:
+            continue
         else:
-            held_key = (existing[4], json.dumps(list(existing[:4])))
-            if held_key == incoming_key:
-                continue
-            if list(existing[:3]) != content[:3]:
+            if json.loads(existing[1])[:3] != content[:3]:
                 summary.conflicts.append(
                     f"{annotator}'s judgement of prompt {pid} differs between files: kept the newer"
                 )
-            if incoming_key <= held_key:
+            if incoming_key <= existing:
                 continue
             summary.judgements_updated += 1
-        target.db.execute(
-            "insert into judgements (prompt_id, annotator, diagnosis, flags, display_order, "
-            "seconds_spent, updated_at) values (?, ?, ?, ?, ?, ?, ?) on conflict (prompt_id, "
-            "annotator) do update set diagnosis = excluded.diagnosis, flags = excluded.flags, "
-            "display_order = excluded.display_order, seconds_spent = excluded.seconds_spent, "
-            "updated_at = excluded.updated_at",
-            list(judgement),
-        )
+        held[(pid, annotator)] = incoming_key
+        changes.append(judgement)
+    target.db.conn.executemany(
+        "insert into judgements (prompt_id, annotator, diagnosis, flags, display_order, "
+        "seconds_spent, updated_at) values (?, ?, ?, ?, ?, ?, ?) on conflict (prompt_id, "
+        "annotator) do update set diagnosis = excluded.diagnosis, flags = excluded.flags, "
+        "display_order = excluded.display_order, seconds_spent = excluded.seconds_spent, "
+        "updated_at = excluded.updated_at",
+        changes,
+    )

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dpo_tui import __version__
-from dpo_tui.core.dedup import clusters, near_duplicate_pairs
+from dpo_tui.core.dedup import SimilarPair, clusters
 from dpo_tui.core.export.select import pair_key, select_round
 from dpo_tui.core.export.split import split_pairs
 from dpo_tui.core.export.write import file_hashes, write_split_files
@@ -78,6 +78,8 @@ def import_prompts(
             )
             added, skipped = store.add_prompts(prompts, record)
             results.append(ImportResult(path, fmt, len(prompts), added, skipped))
+        if any(result.added for result in results):
+            store.near_duplicate_prompts()  # computed once here, read by report and export
     return results
 
 
@@ -230,12 +232,17 @@ def export_annotations(store: ProjectStore, out: Path) -> int:
 
 def prompt_clusters(store: ProjectStore) -> dict[str, str]:
     """Prompt id -> the key of its near-duplicate cluster (the smallest id in it)."""
-    prompts = list(store.prompts())
-    roots = clusters(len(prompts), near_duplicate_pairs([p.text for p in prompts]))
+    ids = [row[0] for row in store.db.execute("select id from prompts order by rowid")]
+    position = {pid: index for index, pid in enumerate(ids)}
+    pairs = [
+        SimilarPair(position[first], position[second], score)
+        for first, second, score in store.near_duplicate_prompts()
+    ]
+    roots = clusters(len(ids), pairs)
     smallest: dict[int, str] = {}
-    for prompt, root in zip(prompts, roots, strict=True):
-        smallest[root] = min(smallest.get(root, prompt.id), prompt.id)
-    return {prompt.id: smallest[root] for prompt, root in zip(prompts, roots, strict=True)}
+    for pid, root in zip(ids, roots, strict=True):
+        smallest[root] = min(smallest.get(root, pid), pid)
+    return {pid: smallest[root] for pid, root in zip(ids, roots, strict=True)}
 
 
 def export_dataset(

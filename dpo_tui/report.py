@@ -10,7 +10,7 @@ from dpo_tui.core.quality import (
     ReportInput,
     build_report,
 )
-from dpo_tui.dataset import collect_pairs
+from dpo_tui.dataset import ProjectAnnotations, collect_pairs
 from dpo_tui.store.project import ProjectStore
 
 
@@ -18,36 +18,32 @@ def project_report(
     store: ProjectStore, policy: PairPolicyName | None = None, min_margin: float | None = None
 ) -> QualityReport:
     """Every figure of the quality report for the project's current state."""
-    pair_set = collect_pairs(store, policy, min_margin)
-    prompts = [(p.id, p.text, p.messages is not None) for p in store.prompts()]
+    annotations = ProjectAnnotations.load(store)
+    pair_set = collect_pairs(store, policy, min_margin, annotations)
+    prompts = [(p.id, p.text, p.messages is not None) for p in annotations.prompts]
     candidates = [
         CandidateFacts(
-            id=cid,
-            prompt_id=pid,
-            length=length,
-            preset=preset or "",
-            near_duplicate_of=duplicate,
-            similarity=similarity,
+            id=c.id,
+            prompt_id=c.prompt_id,
+            length=len(c.text),
+            preset=c.preset,
+            near_duplicate_of=c.near_duplicate_of,
+            similarity=c.similarity,
         )
-        for cid, pid, length, preset, duplicate, similarity in store.db.execute(
-            "select id, prompt_id, length(text), preset, near_duplicate_of, similarity "
-            "from candidates order by rowid"
-        )
+        for group in annotations.candidates.values()
+        for c in group
     ]
     judgements = []
-    for pid, annotator in store.db.execute(
-        "select prompt_id, annotator from judgements union "
-        "select c.prompt_id, s.annotator from scores s join candidates c on c.id = s.candidate_id"
-    ):
-        judgement = store.judgement(pid, annotator)
+    for key in annotations.judged():
+        judgement = annotations.judgements.get(key)
         judgements.append(
             JudgementFacts(
-                prompt_id=pid,
-                annotator=annotator,
+                prompt_id=key[0],
+                annotator=key[1],
                 flags=judgement.flags if judgement else (),
                 display_order=judgement.display_order if judgement else (),
                 seconds_spent=judgement.seconds_spent if judgement else 0.0,
-                scores=store.scores(pid, annotator),
+                scores=annotations.scores.get(key, {}),
                 updated_at=judgement.updated_at if judgement else "",
             )
         )
@@ -57,5 +53,6 @@ def project_report(
         judgements=judgements,
         pairs=pair_set.pairs,
         no_pair_reasons=dict(pair_set.no_pair_reasons),
+        near_duplicate_prompts=store.near_duplicate_prompts(),
     )
     return build_report(store.rubric, data)

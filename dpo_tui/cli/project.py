@@ -13,6 +13,7 @@ from dpo_tui.cli import PROJECT, cli
 from dpo_tui.cli.options import encoding_option, record_format_option
 from dpo_tui.cli.output import err, out, say
 from dpo_tui.cli.progress import generation_progress
+from dpo_tui.core.dedup import NEAR_DUPLICATE
 from dpo_tui.core.importers import FORMATS
 from dpo_tui.core.importers.base import DEFAULT_MAX_CHARS, ImportOptions
 from dpo_tui.core.rubric import load_rubric
@@ -100,8 +101,15 @@ def import_(
     with ProjectStore.open(project) as store:
         results = import_prompts(store, list(files), options, format_name)
         total = store.status().prompts
+        similar = len(store.near_duplicate_prompts())
     _print_imports(results)
     say(f"{project} now holds {total} prompts.")
+    if similar:
+        say(
+            f"Near-duplicate prompts (>= {NEAR_DUPLICATE:.0%} similar): {similar} "
+            f"pair{'' if similar == 1 else 's'}; `dpo-tui report` lists them, and the export "
+            "keeps each group in one split."
+        )
 
 
 @cli.command("import-candidates")

@@ -42,26 +42,24 @@ def near_duplicate_pairs(
     """Pairs of texts at least `threshold` similar (normalized Indel ratio of their
     normalized forms), found through blocking; sorted by (first, second)."""
     normalized = [normalize_text(t) for t in texts]
+    lengths = [len(t) for t in normalized]
     shingles = [_bigrams(t) for t in normalized]
-    frequency = Counter(shingle for distinct in shingles for shingle in distinct)
-    index: dict[str, list[int]] = defaultdict(list)
+    rarity = Counter(itertools.chain.from_iterable(shingles)).__getitem__
+    index: defaultdict[str, list[int]] = defaultdict(list)
     cutoff = threshold * 100
+    slack = 1 - threshold
     found: list[SimilarPair] = []
     for current, distinct in enumerate(shingles):
-        prefix = sorted(distinct, key=lambda w: (frequency[w], w))[:PREFIX_SIZE]
-        seen: set[int] = set()
-        for word in prefix:
-            for other in index[word]:
-                if other in seen:
-                    continue
-                seen.add(other)
-                a, b = len(normalized[other]), len(normalized[current])
-                if abs(a - b) > (1 - threshold) * (a + b):
-                    continue
-                score = fuzz.ratio(normalized[other], normalized[current], score_cutoff=cutoff)
+        # rarest first, ties in a fixed order: two sorts in C, the second one stable
+        prefix = sorted(sorted(distinct), key=rarity)[:PREFIX_SIZE]
+        size, text = lengths[current], normalized[current]
+        for other in set().union(*[index[shingle] for shingle in prefix]):
+            if abs(lengths[other] - size) <= slack * (lengths[other] + size):
+                score = fuzz.ratio(normalized[other], text, score_cutoff=cutoff)
                 if score:
                     found.append(SimilarPair(other, current, score / 100))
-            index[word].append(current)
+        for shingle in prefix:
+            index[shingle].append(current)
     return sorted(found, key=lambda p: (p.first, p.second))
 
 
@@ -69,7 +67,7 @@ def _bigrams(text: str) -> set[str]:
     words = text.split()
     if len(words) < 2:
         return set(words)
-    return {f"{a} {b}" for a, b in itertools.pairwise(words)}
+    return set(map(" ".join, itertools.pairwise(words)))
 
 
 def exhaustive_pairs(texts: Sequence[str], threshold: float = NEAR_DUPLICATE) -> list[SimilarPair]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import cached_property
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -124,6 +125,15 @@ class Rubric(Strict):
     @property
     def name(self) -> str:
         return self.rubric.name
+
+    @cached_property
+    def weighting(self) -> tuple[tuple[tuple[str, float, int, int], ...], float]:
+        """((key, weight, scale min, scale span) per criterion, the weights' sum): what
+        `scoring.total`, run once per candidate and annotator, needs, looked up once."""
+        terms = tuple(
+            (c.key, c.weight, c.scale.min, c.scale.max - c.scale.min) for c in self.criteria
+        )
+        return terms, sum(c.weight for c in self.criteria)
 
 
 Role = Literal["system", "user", "assistant"]

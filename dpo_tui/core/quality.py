@@ -17,7 +17,6 @@ from dpo_tui.core.agreement import (
     agreement_report,
     pair_direction_agreement,
 )
-from dpo_tui.core.dedup import near_duplicate_pairs
 from dpo_tui.core.models import CANDIDATE_LABELS, PreferencePair, Rubric
 from dpo_tui.core.scoring import total
 
@@ -57,6 +56,8 @@ class ReportInput:
     judgements: Sequence[JudgementFacts]
     pairs: Sequence[PreferencePair]
     no_pair_reasons: dict[str, int]
+    near_duplicate_prompts: Sequence[tuple[str, str, float]] = ()
+    """(first id, second id, similarity), e.g. `core.dedup.near_duplicate_pairs` by id"""
 
 
 class ReportWarning(BaseModel):
@@ -123,7 +124,7 @@ def build_report(rubric: Rubric, data: ReportInput) -> QualityReport:
         counts=counts,
         flags=dict(Counter(flag for j in data.judgements for flag in j.flags)),
         no_pair_reasons=dict(data.no_pair_reasons),
-        near_duplicate_prompts=_near_duplicate_prompts(data.prompts),
+        near_duplicate_prompts=_near_duplicate_prompts(data),
         near_identical_candidates=[
             {
                 "candidate_id": c.id,
@@ -149,17 +150,17 @@ def build_report(rubric: Rubric, data: ReportInput) -> QualityReport:
     return report
 
 
-def _near_duplicate_prompts(prompts: Sequence[tuple[str, str, bool]]) -> list[dict[str, object]]:
-    found = near_duplicate_pairs([text for _, text, _ in prompts])
+def _near_duplicate_prompts(data: ReportInput) -> list[dict[str, object]]:
+    text = {pid: prompt for pid, prompt, _ in data.prompts}
     return [
         {
-            "first_id": prompts[p.first][0],
-            "second_id": prompts[p.second][0],
-            "similarity": round(p.score, 3),
-            "first_text": prompts[p.first][1][:100],
-            "second_text": prompts[p.second][1][:100],
+            "first_id": first,
+            "second_id": second,
+            "similarity": round(score, 3),
+            "first_text": text[first][:100],
+            "second_text": text[second][:100],
         }
-        for p in found
+        for first, second, score in data.near_duplicate_prompts
     ]
 
 

@@ -10,19 +10,16 @@ Scores = Mapping[str, int]
 """criterion key -> score"""
 
 
-def is_complete(rubric: Rubric, scores: Scores) -> bool:
-    return all(c.key in scores for c in rubric.criteria)
-
-
 def total(rubric: Rubric, scores: Scores) -> float | None:
     """Weighted mean of the scores, each rescaled to 0..1; None until every criterion is scored."""
-    if not is_complete(rubric, scores):
-        return None
-    weighted = sum(
-        c.weight * (scores[c.key] - c.scale.min) / (c.scale.max - c.scale.min)
-        for c in rubric.criteria
-    )
-    return weighted / sum(c.weight for c in rubric.criteria)
+    terms, weights = rubric.weighting
+    weighted = 0.0
+    for key, weight, low, span in terms:
+        score = scores.get(key)
+        if score is None:
+            return None
+        weighted += weight * (score - low) / span
+    return weighted / weights
 
 
 def vetoes(rubric: Rubric, scores: Scores) -> list[str]:

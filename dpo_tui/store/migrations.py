@@ -198,6 +198,17 @@ def m006_eval_results(db: Database) -> None:
     )
 
 
+def m007_prompt_near_duplicates(db: Database) -> None:
+    """Near-duplicate prompt pairs: derived from the prompts, computed when they change and
+    kept for the report and the export split (`meta.near_duplicates_of` fingerprints the
+    prompts they were computed for)."""
+    _table(db, "near_duplicate_prompts").create(
+        {"first_id": str, "second_id": str, "similarity": float},
+        pk=("first_id", "second_id"),
+        not_null={"similarity"},
+    )
+
+
 STEPS = (
     m001_initial,
     m002_import_log,
@@ -205,6 +216,7 @@ STEPS = (
     m004_export_rounds,
     m005_resolutions,
     m006_eval_results,
+    m007_prompt_near_duplicates,
 )
 SCHEMA_VERSION = len(STEPS)
 KNOWN = [step.__name__ for step in STEPS]

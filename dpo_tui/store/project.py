@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import sqlite3
 import uuid
@@ -10,14 +11,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 from sqlite_utils import Database
 from sqlite_utils.db import Table
 
 from dpo_tui import __version__
-from dpo_tui.core.dedup import closest_earlier
+from dpo_tui.core.dedup import NEAR_DUPLICATE, closest_earlier, near_duplicate_pairs
 from dpo_tui.core.models import Candidate, Judgement, Message, Prompt, Resolution, Rubric
 from dpo_tui.core.rubric import LoadedRubric, parse_rubric
 from dpo_tui.errors import ProjectError, SchemaTooNewError
@@ -290,6 +291,35 @@ class ProjectStore:
                 tags=tuple(json.loads(tags)),
             )
 
+    def near_duplicate_prompts(self) -> list[tuple[str, str, float]]:
+        """Pairs of near-duplicate prompts (first id, second id, similarity), in import order
+        of the first then the second. Computed (`core.dedup`) for the current prompts when
+        they changed since the last time, and kept in the file: import and merge call this
+        after adding prompts, so a report reads what is kept."""
+        rows = self.db.execute("select id, text from prompts order by rowid").fetchall()
+        digest = hashlib.sha256(f"{NEAR_DUPLICATE}".encode())
+        for pid, _ in rows:
+            digest.update(pid.encode())
+        fingerprint = digest.hexdigest()
+        kept = "select first_id, second_id, similarity from near_duplicate_prompts order by rowid"
+        if self._meta_value("near_duplicates_of") == fingerprint:
+            return [tuple(row) for row in self.db.execute(kept)]
+        found = [
+            (rows[pair.first][0], rows[pair.second][0], pair.score)
+            for pair in near_duplicate_pairs([text for _, text in rows])
+        ]
+        with self.db.atomic():
+            self.db.execute("delete from near_duplicate_prompts")
+            self.db.conn.executemany(
+                "insert into near_duplicate_prompts (first_id, second_id, similarity) "
+                "values (?, ?, ?)",
+                found,
+            )
+            self._table("meta").upsert(
+                {"key": "near_duplicates_of", "value": fingerprint}, pk="key"
+            )
+        return found
+
     def prompt(self, prompt_id: str) -> Prompt | None:
         return next(self._prompts("where id = ?", [prompt_id]), None)
 
@@ -353,20 +383,21 @@ class ProjectStore:
 
     def candidates(self, prompt_id: str) -> list[Candidate]:
         """The candidates of one prompt, in the order they were added."""
-        query = (
-            "select id, prompt_id, text, origin, model, preset, params, token_count, "
-            "gen_seconds, near_duplicate_of, similarity from candidates "
-            "where prompt_id = ? order by rowid"
-        )
-        columns = list(Candidate.model_fields)
-        result = []
-        for row in self.db.execute(query, [prompt_id]):
-            values = dict(zip(columns, row, strict=True))
-            values["params"] = json.loads(values["params"] or "{}")
-            values["model"] = values["model"] or ""
-            values["preset"] = values["preset"] or ""
-            result.append(Candidate.model_validate(values))
-        return result
+        return [
+            _candidate(row)
+            for row in self.db.execute(
+                f"{_CANDIDATES} where prompt_id = ? order by rowid", [prompt_id]
+            )
+        ]
+
+    def candidates_by_prompt(self) -> dict[str, list[Candidate]]:
+        """Every candidate, grouped by prompt, each prompt's in the order they were added;
+        one query (for the report and pair extraction over a whole project)."""
+        grouped: dict[str, list[Candidate]] = {}
+        for row in self.db.execute(f"{_CANDIDATES} order by rowid"):
+            candidate = _candidate(row)
+            grouped.setdefault(candidate.prompt_id, []).append(candidate)
+        return grouped
 
     def replace_candidate(self, old_id: str, new: Candidate, annotator: str) -> None:
         """Put `new` in place of candidate `old_id` (same prompt), in one transaction: the
@@ -450,22 +481,27 @@ class ProjectStore:
 
     def judgement(self, prompt_id: str, annotator: str) -> Judgement | None:
         row = self.db.execute(
-            "select diagnosis, flags, display_order, seconds_spent, updated_at from judgements "
-            "where prompt_id = ? and annotator = ?",
-            [prompt_id, annotator],
+            f"{_JUDGEMENTS} where prompt_id = ? and annotator = ?", [prompt_id, annotator]
         ).fetchone()
-        if row is None:
-            return None
-        diagnosis, flags, order, seconds, updated = row
-        return Judgement(
-            prompt_id=prompt_id,
-            annotator=annotator,
-            diagnosis=diagnosis or "",
-            flags=tuple(json.loads(flags or "[]")),
-            display_order=tuple(json.loads(order or "[]")),
-            seconds_spent=seconds or 0.0,
-            updated_at=updated,
-        )
+        return None if row is None else _judgement(row)
+
+    def scores_by_item(self) -> dict[tuple[str, str], dict[str, dict[str, int]]]:
+        """(prompt id, annotator) -> candidate id -> criterion -> value, for every score;
+        one pass over the scores table."""
+        prompt_of = dict(self.db.execute("select id, prompt_id from candidates"))
+        found: dict[tuple[str, str], dict[str, dict[str, int]]] = {}
+        query = "select candidate_id, annotator, criterion, value from scores"
+        for cid, annotator, criterion, value in self.db.execute(query):
+            item = found.setdefault((prompt_of[cid], annotator), {})
+            item.setdefault(cid, {})[criterion] = value
+        return found
+
+    def judgements_by_item(self) -> dict[tuple[str, str], Judgement]:
+        """(prompt id, annotator) -> judgement, for every judgement; one query."""
+        return {
+            (judgement.prompt_id, judgement.annotator): judgement
+            for judgement in map(_judgement, self.db.execute(_JUDGEMENTS))
+        }
 
     def save_judgement(self, judgement: Judgement) -> Judgement:
         """Write a judgement whole, committed at once; returns it with its new `updated_at`."""
@@ -581,6 +617,37 @@ class ProjectStore:
             scores=count("select count(*) from scores"),
             imports=self.imports(),
         )
+
+
+_CANDIDATES = (
+    "select id, prompt_id, text, origin, model, preset, params, token_count, gen_seconds, "
+    "near_duplicate_of, similarity from candidates"
+)
+_JUDGEMENTS = (
+    "select prompt_id, annotator, diagnosis, flags, display_order, seconds_spent, updated_at "
+    "from judgements"
+)
+
+
+def _candidate(row: Sequence[Any]) -> Candidate:
+    values = dict(zip(Candidate.model_fields, row, strict=True))
+    values["params"] = json.loads(values["params"] or "{}")
+    values["model"] = values["model"] or ""
+    values["preset"] = values["preset"] or ""
+    return Candidate.model_validate(values)
+
+
+def _judgement(row: Sequence[Any]) -> Judgement:
+    prompt_id, annotator, diagnosis, flags, order, seconds, updated = row
+    return Judgement(
+        prompt_id=prompt_id,
+        annotator=annotator,
+        diagnosis=diagnosis or "",
+        flags=tuple(json.loads(flags or "[]")),
+        display_order=tuple(json.loads(order or "[]")),
+        seconds_spent=seconds or 0.0,
+        updated_at=updated,
+    )
 
 
 def _connect(path: Path) -> Database:

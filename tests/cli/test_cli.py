@@ -78,6 +78,17 @@ def test_import_with_field_option(tmp_path: Path):
     result = run("import", project, csv, "--field", "question")
     assert result.exit_code == 0, result.output
     assert "added 1" in result.output
+    assert "Near-duplicate" not in result.output
+
+
+def test_import_reports_near_duplicate_prompts(tmp_path: Path):
+    project = tmp_path / "p.dpo"
+    run("init", project, "-r", RUBRIC, "-a", "alice")
+    text = tmp_path / "prompts.txt"
+    text.write_text("How do I reset my password?\nHow do I reset my password??\nWrite a haiku.\n")
+    result = run("import", project, text)
+    assert result.exit_code == 0, result.output
+    assert "Near-duplicate prompts (>= 90% similar): 1 pair;" in result.output
 
 
 def test_bad_import_exits_1_with_message_and_changes_nothing(tmp_path: Path):

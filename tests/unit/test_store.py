@@ -176,3 +176,24 @@ def test_annotation_state_matches_a_direct_count(scored_project: ProjectStore):
     assert all(v == (0, 0, False, False) for k, v in state.items() if not store.candidates(k))
     assert list(state) == [p.id for p in store.prompts()]
     assert store.has_candidates()
+
+
+def test_near_duplicate_prompts_are_kept_until_the_prompts_change(project: ProjectStore):
+    def add(*texts: str) -> None:
+        project.add_prompts([Prompt(id=prompt_id(t), text=t, source="t") for t in texts])
+
+    first = "How do I reset my password on the mobile app?"
+    copy = "How do I reset my password on the mobile app??"
+    add(first, "Write a haiku about autumn.")
+    assert project.near_duplicate_prompts() == []
+    add(copy)
+    [(a, b, similarity)] = project.near_duplicate_prompts()
+    assert (a, b) == (prompt_id(first), prompt_id(copy)) and similarity > 0.95
+    # kept: read back from the file, not computed again
+    project.db.execute("update near_duplicate_prompts set similarity = 0.5")
+    assert project.near_duplicate_prompts() == [(a, b, 0.5)]
+    add("Write a haiku about autumn!")
+    assert [pair[:2] for pair in project.near_duplicate_prompts()] == [
+        (a, b),
+        (prompt_id("Write a haiku about autumn."), prompt_id("Write a haiku about autumn!")),
+    ]
