@@ -629,8 +629,11 @@ _JUDGEMENTS = (
 )
 
 
+_CANDIDATE_FIELDS = tuple(Candidate.model_fields)  # computed on each access to the class
+
+
 def _candidate(row: Sequence[Any]) -> Candidate:
-    values = dict(zip(Candidate.model_fields, row, strict=True))
+    values = dict(zip(_CANDIDATE_FIELDS, row, strict=True))
     values["params"] = json.loads(values["params"] or "{}")
     values["model"] = values["model"] or ""
     values["preset"] = values["preset"] or ""
