@@ -19,6 +19,9 @@ from dpo_tui.core.agreement import (
 from dpo_tui.core.models import CANDIDATE_LABELS, PreferencePair, Rubric
 from dpo_tui.core.scoring import total
 
+JudgedTotals = dict[tuple[str, str], dict[str, float | None]]
+"""(prompt id, annotator) -> candidate id -> weighted total (None until fully scored)"""
+
 MARGIN_BINS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0001)
 LEVELS = (("low", 0.0, 1 / 3), ("medium", 1 / 3, 2 / 3), ("high", 2 / 3, 1.0001))
 MIN_PAIRS_FOR_BIAS = 20
@@ -107,6 +110,10 @@ def build_report(rubric: Rubric, data: ReportInput) -> QualityReport:
     exportable = [p for p in data.pairs if p.status != "disputed"]
     judged_prompts = {j.prompt_id for j in data.judgements}
     candidates = {c.id: c for c in data.candidates}
+    totals: JudgedTotals = {
+        (j.prompt_id, j.annotator): {cid: total(rubric, s) for cid, s in j.scores.items()}
+        for j in data.judgements
+    }
     counts = {
         "prompts": len(data.prompts),
         "conversational_prompts": sum(1 for _, _, convo in data.prompts if convo),
@@ -136,13 +143,13 @@ def build_report(rubric: Rubric, data: ReportInput) -> QualityReport:
         ],
         score_histograms=_score_histograms(rubric, data.judgements),
         margin_histogram=_histogram([p.margin for p in exportable], MARGIN_BINS),
-        quality_levels=_quality_levels(rubric, data.judgements, exportable),
+        quality_levels=_quality_levels(rubric, data.judgements, totals, exportable),
         length_bias=_length_bias(exportable, candidates),
         position_bias=_position_bias(exportable, data.judgements),
         presets=_presets(exportable, candidates),
         annotators=_annotators(data.judgements),
-        agreement=_agreement(rubric, data.judgements),
-        agreement_drift=_drift(rubric, data.judgements),
+        agreement=_agreement(rubric, data.judgements, totals),
+        agreement_drift=_drift(rubric, data.judgements, totals),
         warnings=[],
     )
     report.warnings = _warnings(report)
@@ -190,15 +197,17 @@ def _level(value: float) -> str:
 
 
 def _quality_levels(
-    rubric: Rubric, judgements: Sequence[JudgementFacts], pairs: Sequence[PreferencePair]
+    rubric: Rubric,
+    judgements: Sequence[JudgementFacts],
+    totals: JudgedTotals,
+    pairs: Sequence[PreferencePair],
 ) -> dict[str, dict[str, int]]:
     """How candidates, chosen and rejected responses spread over low/medium/high totals."""
     levels: dict[str, dict[str, int]] = {
         role: {name: 0 for name, _, _ in LEVELS} for role in ("candidates", "chosen", "rejected")
     }
     for judgement in judgements:
-        for scores in judgement.scores.values():
-            value = total(rubric, scores)
+        for value in totals[judgement.prompt_id, judgement.annotator].values():
             if value is not None:
                 levels["candidates"][_level(value)] += 1
     for pair in pairs:
@@ -286,7 +295,9 @@ def _annotators(judgements: Sequence[JudgementFacts]) -> list[AnnotatorLoad]:
     ]
 
 
-def _agreement(rubric: Rubric, judgements: Sequence[JudgementFacts]) -> AgreementReport | None:
+def _agreement(
+    rubric: Rubric, judgements: Sequence[JudgementFacts], totals: JudgedTotals
+) -> AgreementReport | None:
     """Agreement on the items two or more annotators judged (fully scored items only count
     for pair direction and chosen; every shared score counts for the criteria)."""
     annotators_of: dict[str, set[str]] = {}
@@ -301,18 +312,17 @@ def _agreement(rubric: Rubric, judgements: Sequence[JudgementFacts]) -> Agreemen
         for cid, scores in j.scores.items()
         for criterion, value in scores.items()
     ]
-    totals = {
-        (j.prompt_id, j.annotator): {cid: total(rubric, s) for cid, s in j.scores.items()}
-        for j in shared
-    }
-    return agreement_report(records, totals, tolerance=rubric.pairs.min_margin)
+    shared_totals = {(j.prompt_id, j.annotator): totals[j.prompt_id, j.annotator] for j in shared}
+    return agreement_report(records, shared_totals, tolerance=rubric.pairs.min_margin)
 
 
 DRIFT_PERIODS = 4
 DRIFT_MIN_ITEMS = 3
 
 
-def _drift(rubric: Rubric, judgements: Sequence[JudgementFacts]) -> list[DriftPeriod]:
+def _drift(
+    rubric: Rubric, judgements: Sequence[JudgementFacts], totals: JudgedTotals
+) -> list[DriftPeriod]:
     """Is agreement changing as annotation goes on? Shared items ordered by when their last
     judgement was made, cut into up to four periods of at least three items each."""
     by_item: dict[str, list[JudgementFacts]] = {}
@@ -334,8 +344,7 @@ def _drift(rubric: Rubric, judgements: Sequence[JudgementFacts]) -> list[DriftPe
     for index in range(periods):
         chunk = shared[round(index * size) : round((index + 1) * size)]
         items = [
-            {j.annotator: {cid: total(rubric, s) for cid, s in j.scores.items()} for j in group}
-            for _, group in chunk
+            {j.annotator: totals[j.prompt_id, j.annotator] for j in group} for _, group in chunk
         ]
         agreement = pair_direction_agreement(items, rubric.pairs.min_margin)
         drift.append(
