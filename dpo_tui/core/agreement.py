@@ -56,10 +56,17 @@ def _missing(value: object) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def _paired(a: Sequence[Hashable], b: Sequence[Hashable]) -> list[tuple[Hashable, Hashable]]:
+_PairCounts = Mapping[tuple[Hashable, Hashable], int]
+"""(rater A's value, rater B's value) -> number of items rated so"""
+
+
+def _paired(a: Sequence[Hashable], b: Sequence[Hashable]) -> Counter[tuple[Hashable, Hashable]]:
     if len(a) != len(b):
         raise ValueError(f"the two raters have {len(a)} and {len(b)} ratings; they must match")
-    return [(x, y) for x, y in zip(a, b, strict=True) if not _missing(x) and not _missing(y)]
+    counts = Counter(zip(a, b, strict=True))
+    return Counter(
+        {(x, y): n for (x, y), n in counts.items() if not _missing(x) and not _missing(y)}
+    )
 
 
 def _ordered(values: Iterable[Hashable]) -> list[Hashable]:
@@ -92,14 +99,18 @@ def percent_agreement(a: Sequence[Hashable], b: Sequence[Hashable], within: floa
     out. With `within` > 0 (numeric ratings), ratings at most that far apart agree: `within=1`
     is the "adjacent agreement" often quoted for 1-5 scales.
     """
-    pairs = _paired(a, b)
-    if not pairs:
+    return _share_agreed(_paired(a, b), within)
+
+
+def _share_agreed(pairs: _PairCounts, within: float = 0.0) -> float:
+    rated = sum(pairs.values())
+    if not rated:
         return _NAN
     if within:
-        agreed = sum(1 for x, y in pairs if abs(x - y) <= within + _EPS)  # type: ignore[operator]
+        agreed = sum(n for (x, y), n in pairs.items() if abs(x - y) <= within + _EPS)  # type: ignore[operator]
     else:
-        agreed = sum(1 for x, y in pairs if x == y)
-    return agreed / len(pairs)
+        agreed = sum(n for (x, y), n in pairs.items() if x == y)
+    return agreed / rated
 
 
 def _disagreement_weight(i: int, j: int, weights: Weights | None) -> int:
@@ -157,12 +168,17 @@ def cohen_kappa(
     positions, so for an integer scale with unused points inside the range pass the full scale
     (e.g. `range(1, 6)`) to weight by scale distance. Unused points at either end change nothing.
     """
-    pairs = _paired(a, b)
+    return _kappa(_paired(a, b), weights, categories)
+
+
+def _kappa(
+    pairs: _PairCounts, weights: Weights | None, categories: Sequence[Hashable] | None
+) -> float:
     cats = _categories(categories, [v for pair in pairs for v in pair])
     index = {c: i for i, c in enumerate(cats)}
     table = [[0] * len(cats) for _ in cats]
-    for x, y in pairs:
-        table[index[x]][index[y]] += 1
+    for (x, y), n in pairs.items():
+        table[index[x]][index[y]] += n
     return cohen_kappa_from_table(table, weights)
 
 
@@ -252,25 +268,58 @@ def krippendorff_alpha(
     disagree but used 2+ values, NaN when nothing is pairable or only one value occurs (D_e = 0;
     the `krippendorff` package raises an error there).
     """
-    units = [[v for v in unit if not _missing(v)] for unit in reliability_data]
-    units = [unit for unit in units if len(unit) >= 2]
     if level not in LEVELS:
         raise ValueError(f"level must be one of {', '.join(LEVELS)}, not {level!r}")
-    if not units:
-        return _NAN
-    values = _ordered(v for unit in units for v in unit)
+    return _alpha(_coincidences(reliability_data), level)
+
+
+class _Coincidences(NamedTuple):
+    values: list[Hashable]
+    """the distinct pairable values, sorted"""
+    matrix: list[list[float]]
+
+
+def _coincidences(units: Iterable[Iterable[Hashable]]) -> _Coincidences:
+    """Krippendorff's coincidence matrix of the pairable values of `units` (built once, it
+    serves every level).
+
+    Identical units are added at once (count x increment) when every increment 1/(m_u - 1) is
+    a power of two, as with two or three values per unit, for then every sum is exact; else one
+    unit at a time, in order, to round exactly as adding them up one by one does.
+    """
+    rows = [tuple(unit) for unit in units]
+    profiles = Counter(rows)
+    pairable: dict[tuple[Hashable, ...], list[Hashable]] = {}
+    for row in profiles:
+        present = [v for v in row if not _missing(v)]
+        if len(present) >= 2:
+            pairable[row] = present
+    exact = all((len(unit) - 1) & (len(unit) - 2) == 0 for unit in pairable.values())
+    values = _ordered(v for unit in pairable.values() for v in unit)
     index = {v: i for i, v in enumerate(values)}
-    size = len(values)
-    coincidences = [[0.0] * size for _ in range(size)]
-    for unit in units:
+    matrix = [[0.0] * len(values) for _ in values]
+    added = (
+        ((unit, profiles[row]) for row, unit in pairable.items())
+        if exact
+        else ((pairable[row], 1) for row in rows if row in pairable)
+    )
+    for unit, times in added:
         counts = Counter(index[v] for v in unit)
         for c, n_c in counts.items():
             for k, n_k in counts.items():
-                coincidences[c][k] += n_c * (n_k - (c == k)) / (len(unit) - 1)
-    marginals = [sum(row) for row in coincidences]
+                matrix[c][k] += times * (n_c * (n_k - (c == k)) / (len(unit) - 1))
+    return _Coincidences(values, matrix)
+
+
+def _alpha(coincidences: _Coincidences, level: Level) -> float:
+    values, matrix = coincidences
+    if not values:
+        return _NAN
+    size = len(values)
+    marginals = [sum(row) for row in matrix]
     n = sum(marginals)
     delta = _delta(level, values, marginals)
-    observed = sum(coincidences[c][k] * delta[c][k] for c in range(size) for k in range(size))
+    observed = sum(matrix[c][k] * delta[c][k] for c in range(size) for k in range(size))
     expected = sum(
         marginals[c] * marginals[k] * delta[c][k] for c in range(size) for k in range(size)
     ) / (n - 1)
@@ -361,39 +410,57 @@ def pair_direction_agreement(
     Every pair of annotators of an item compares the candidates both totalled (annotators in
     sorted order; with more than two annotators the counts and kappa pool all their pairs).
     """
-    labels_a: list[Direction] = []
-    labels_b: list[Direction] = []
+    return _direction_agreement(
+        _compare({a: pair_directions(t, tolerance) for a, t in item.items()}) for item in items
+    )
+
+
+_ItemDirections = Mapping[str, Mapping[tuple[str, str], Direction]]
+"""annotator -> `pair_directions` of that annotator's totals for one item"""
+
+
+class _Compared(NamedTuple):
+    """One item's pair directions, compared."""
+
+    pairs: list[tuple[Direction, Direction]]
+    """(first's, second's) direction of each candidate pair two annotators both totalled"""
+    units: list[list[Direction | None]]
+    """for alpha: every annotator's direction of each candidate pair, and its mirror image"""
+
+
+def _compare(per_annotator: _ItemDirections) -> _Compared:
+    directions = [per_annotator[a] for a in sorted(per_annotator)]
+    pairs = [
+        (x, dir_b[key])
+        for dir_a, dir_b in combinations(directions, 2)
+        for key, x in dir_a.items()
+        if key in dir_b
+    ]
     units: list[list[Direction | None]] = []
-    counted_items = pairs = agreed = reversed_ = 0
+    for key in sorted(set().union(*directions)):
+        row = [d.get(key) for d in directions]
+        units += (row, [None if d is None else _FLIP[d] for d in row])
+    return _Compared(pairs, units)
+
+
+def _direction_agreement(items: Iterable[_Compared]) -> PairDirectionAgreement:
+    compared: Counter[tuple[Direction, Direction]] = Counter()
+    units: list[list[Direction | None]] = []
+    counted_items = 0
     for item in items:
-        annotators = sorted(item)
-        counted = False
-        for first, second in combinations(annotators, 2):
-            totals_a, totals_b = _common(item[first], item[second])
-            dir_a = pair_directions(totals_a, tolerance)
-            dir_b = pair_directions(totals_b, tolerance)
-            for key, x in dir_a.items():
-                y = dir_b[key]
-                counted = True
-                pairs += 1
-                agreed += x == y
-                reversed_ += {x, y} == {">", "<"}
-                labels_a += [x, _FLIP[x]]
-                labels_b += [y, _FLIP[y]]
-        counted_items += counted
-        per_annotator = {a: pair_directions(item[a], tolerance) for a in annotators}
-        keys = sorted({key for dirs in per_annotator.values() for key in dirs})
-        for key in keys:
-            row = [per_annotator[a].get(key) for a in annotators]
-            units.append(row)
-            units.append([None if d is None else _FLIP[d] for d in row])
+        compared.update(item.pairs)
+        counted_items += bool(item.pairs)
+        units += item.units
+    pairs = sum(compared.values())
+    agreed = sum(n for (x, y), n in compared.items() if x == y)
+    both_ways = compared + Counter({(_FLIP[x], _FLIP[y]): n for (x, y), n in compared.items()})
     return PairDirectionAgreement(
         items=counted_items,
         pairs=pairs,
         agreed=agreed,
-        reversed=reversed_,
+        reversed=compared[">", "<"] + compared["<", ">"],
         percent=agreed / pairs if pairs else None,
-        kappa=_finite(cohen_kappa(labels_a, labels_b, categories=DIRECTIONS)),
+        kappa=_finite(_kappa(both_ways, None, DIRECTIONS)),
         alpha=_finite(krippendorff_alpha(units, "nominal")),
     )
 
@@ -416,20 +483,29 @@ class ChosenAgreement(BaseModel):
 
 def chosen_agreement(items: Iterable[ItemTotals], tolerance: float = 0.0) -> ChosenAgreement:
     """Chosen-candidate agreement over `items`, each {annotator: {candidate id: total}}."""
-    counted_items = comparisons = agreed = with_ties = 0
-    for item in items:
-        counted = False
-        for first, second in combinations(sorted(item), 2):
-            totals_a, totals_b = _common(item[first], item[second])
-            if len(totals_a) < 2:
-                continue
+    return _chosen_agreement(_choose(item, tolerance) for item in items)
+
+
+def _choose(item: ItemTotals, tolerance: float) -> list[tuple[bool, bool]]:
+    """(same top, either tied) for each pair of annotators of `item` with 2+ candidates both
+    totalled."""
+    compared = []
+    for first, second in combinations(sorted(item), 2):
+        totals_a, totals_b = _common(item[first], item[second])
+        if len(totals_a) >= 2:
             top_a = top_candidates(totals_a, tolerance)
             top_b = top_candidates(totals_b, tolerance)
-            counted = True
-            comparisons += 1
-            agreed += top_a == top_b
-            with_ties += len(top_a) > 1 or len(top_b) > 1
-        counted_items += counted
+            compared.append((top_a == top_b, len(top_a) > 1 or len(top_b) > 1))
+    return compared
+
+
+def _chosen_agreement(items: Iterable[list[tuple[bool, bool]]]) -> ChosenAgreement:
+    counted_items = comparisons = agreed = with_ties = 0
+    for compared in items:
+        counted_items += bool(compared)
+        comparisons += len(compared)
+        agreed += sum(same for same, _ in compared)
+        with_ties += sum(tied for _, tied in compared)
     return ChosenAgreement(
         items=counted_items,
         comparisons=comparisons,
@@ -483,48 +559,52 @@ def _scale(values: Iterable[float]) -> list[float] | None:
     return list(range(int(min(distinct)), int(max(distinct)) + 1))
 
 
-def _alphas(data: Sequence[Sequence[float | None]]) -> dict[Level, float | None]:
-    return {level: _finite(krippendorff_alpha(data, level)) for level in LEVELS}
+def _alphas(units: Iterable[Iterable[float | None]]) -> dict[Level, float | None]:
+    coincidences = _coincidences(units)
+    return {level: _finite(_alpha(coincidences, level)) for level in LEVELS}
+
+
+_Unit = Mapping[str, float]
+"""annotator -> score, for one (item, candidate) of one criterion"""
 
 
 def _criterion_pair(
-    criterion: str, units: Mapping[tuple[str, str], Mapping[str, float]], first: str, second: str
+    criterion: str, shared: Sequence[_Unit], first: str, second: str, scale: list[float] | None
 ) -> CriterionPairAgreement:
-    shared = [u for u in units.values() if first in u and second in u]
+    """`shared`: the units both annotators scored; `scale`: `_scale` of the whole criterion."""
     a = [u[first] for u in shared]
     b = [u[second] for u in shared]
-    scale = _scale(v for u in units.values() for v in u.values())
+    pairs = _paired(a, b)
     return CriterionPairAgreement(
         criterion=criterion,
         units=len(shared),
-        percent=_finite(percent_agreement(a, b)),
-        percent_within_one=_finite(percent_agreement(a, b, within=1)),
-        kappa=_finite(cohen_kappa(a, b)),
-        kappa_linear=_finite(cohen_kappa(a, b, "linear", scale)),
-        kappa_quadratic=_finite(cohen_kappa(a, b, "quadratic", scale)),
-        alpha=_alphas([[x, y] for x, y in zip(a, b, strict=True)]),
+        percent=_finite(_share_agreed(pairs)),
+        percent_within_one=_finite(_share_agreed(pairs, within=1)),
+        kappa=_finite(_kappa(pairs, None, None)),
+        kappa_linear=_finite(_kappa(pairs, "linear", scale)),
+        kappa_quadratic=_finite(_kappa(pairs, "quadratic", scale)),
+        alpha=_alphas(zip(a, b, strict=True)),
     )
 
 
-def _criterion(
-    criterion: str, units: Mapping[tuple[str, str], Mapping[str, float]], level: Level
-) -> CriterionAgreement:
-    coders = sorted({a for u in units.values() for a in u})
-    data = [[u.get(c) for c in coders] for u in units.values()]
+def _criterion(criterion: str, units: Sequence[_Unit], level: Level) -> CriterionAgreement:
+    coders = sorted({a for u in units for a in u})
+    rows = [tuple(u.values()) for u in units]
     comparisons = agreeing = 0
-    for u in units.values():
-        for x, y in combinations(u.values(), 2):
-            comparisons += 1
-            agreeing += x == y
-    alphas = _alphas(data)
+    for row, n in Counter(rows).items():
+        for x, y in combinations(row, 2):
+            comparisons += n
+            agreeing += n * (x == y)
+    alphas = _alphas(rows)
     fleiss: float | None = None
     fleiss_units = 0
     if len(coders) >= 3:
-        fleiss_units = sum(1 for row in data if None not in row)
-        fleiss = _finite(fleiss_kappa_from_ratings(data))
+        everyone = [[u[c] for c in coders] for u in units if len(u) == len(coders)]
+        fleiss_units = sum(1 for row in everyone if None not in row)
+        fleiss = _finite(fleiss_kappa_from_ratings(everyone))
     return CriterionAgreement(
         criterion=criterion,
-        units=sum(1 for u in units.values() if len(u) >= 2),
+        units=sum(1 for row in rows if len(row) >= 2),
         level=level,
         alpha=alphas[level],
         alpha_by_level=alphas,
@@ -612,39 +692,67 @@ def agreement_report(
     for (item_id, annotator), candidate_totals in totals.items():
         item_totals[item_id][annotator] = candidate_totals
         annotators_of[item_id].add(annotator)
-    shared = {item for item, who in annotators_of.items() if len(who) >= 2}
+    shared = sorted(item for item, who in annotators_of.items() if len(who) >= 2)
     annotators = sorted({a for who in annotators_of.values() for a in who})
-
-    def restricted(pair: tuple[str, str]) -> list[dict[str, Totals]]:
-        return [
-            {a: t for a, t in item_totals[item].items() if a in pair}
-            for item in sorted(shared)
-            if item in item_totals
-        ]
+    # Index everything by annotator pair once, so that each pair only touches what it shares.
+    pair_items: Counter[tuple[str, str]] = Counter()
+    for item in shared:
+        pair_items.update(combinations(sorted(annotators_of[item]), 2))
+    directions = {
+        item: {a: pair_directions(t, tolerance) for a, t in item_totals[item].items()}
+        for item in shared
+        if item in item_totals
+    }
+    item_compared = {item: _compare(per_annotator) for item, per_annotator in directions.items()}
+    item_chosen = {item: _choose(item_totals[item], tolerance) for item in directions}
+    pair_compared: dict[tuple[str, str], list[_Compared]] = defaultdict(list)
+    pair_chosen: dict[tuple[str, str], list[list[tuple[bool, bool]]]] = defaultdict(list)
+    for item, per_annotator in directions.items():
+        for pair in combinations(sorted(per_annotator), 2):
+            if len(per_annotator) == 2:  # the item's figures are the pair's
+                comparison, choice = item_compared[item], item_chosen[item]
+            else:
+                comparison = _compare({a: per_annotator[a] for a in pair})
+                choice = _choose({a: item_totals[item][a] for a in pair}, tolerance)
+            pair_compared[pair].append(comparison)
+            pair_chosen[pair].append(choice)
+    criteria_units = {name: list(by_criterion[name].values()) for name in sorted(by_criterion)}
+    pair_units: dict[tuple[str, str], dict[str, list[_Unit]]] = defaultdict(
+        lambda: {name: [] for name in criteria_units}
+    )
+    for name, units in criteria_units.items():
+        by_scorers: dict[tuple[str, ...], list[_Unit]] = defaultdict(list)
+        for unit in units:
+            by_scorers[tuple(unit)].append(unit)
+        for scorers, group in by_scorers.items():  # a pair's figures count (x, y) pairs, so
+            for pair in combinations(sorted(scorers), 2):  # the order of its units is moot
+                pair_units[pair][name] += group
+    scales: dict[str, list[float] | None] = {}
+    if pair_items:  # once per criterion; as ever, values are only checked if a pair compares them
+        scales = {
+            name: _scale({v for u in units for v in u.values()})
+            for name, units in criteria_units.items()
+        }
 
     pairs: list[AnnotatorPairAgreement] = []
-    for pair in combinations(annotators, 2):
-        both = sum(1 for item in shared if set(pair) <= annotators_of[item])
-        if not both:
-            continue
-        direction_figures = pair_direction_agreement(restricted(pair), tolerance)
+    for pair in sorted(pair_items):
+        direction_figures = _direction_agreement(pair_compared[pair])
         pairs.append(
             AnnotatorPairAgreement(
                 annotators=pair,
-                shared_items=both,
+                shared_items=pair_items[pair],
                 pair_direction=direction_figures,
-                chosen=chosen_agreement(restricted(pair), tolerance),
+                chosen=_chosen_agreement(pair_chosen[pair]),
                 criteria=[
-                    _criterion_pair(name, by_criterion[name], *pair)
-                    for name in sorted(by_criterion)
+                    _criterion_pair(name, units, *pair, scales[name])
+                    for name, units in pair_units[pair].items()
                 ],
                 meets_target=_meets(direction_figures.percent, target),
             )
         )
-    everyone = [item_totals[item] for item in sorted(shared) if item in item_totals]
-    direction_figures = pair_direction_agreement(everyone, tolerance)
-    chosen = chosen_agreement(everyone, tolerance)
-    criteria = [_criterion(name, by_criterion[name], level) for name in sorted(by_criterion)]
+    direction_figures = _direction_agreement(item_compared.values())
+    chosen = _chosen_agreement(item_chosen.values())
+    criteria = [_criterion(name, units, level) for name, units in criteria_units.items()]
     return AgreementReport(
         target=target,
         tolerance=tolerance,
