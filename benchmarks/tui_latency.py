@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import os
 import platform
 import random
@@ -276,6 +277,7 @@ class Results:
     key_frame: list[float] = field(default_factory=list)
     call_commit: list[float] = field(default_factory=list)
     call_total: list[float] = field(default_factory=list)
+    full_gc: list[float] = field(default_factory=list)
     parts: dict[str, float] = field(default_factory=dict)
 
 
@@ -341,8 +343,18 @@ async def measure_session(path: Path, moves: int, scores: int, result: Results) 
             await pilot.pause()
             await next_items(app, pilot, clock, moves, result)
             await score_keys(app, pilot, clock, store, scores, result)
+            result.full_gc.append(full_collection())
     finally:
         store.close()
+
+
+def full_collection() -> float:
+    """The seconds of a full garbage collection in the running app. The app runs them after
+    a key's frame, never between the key and its frame (`GcPause`), so they add to the time
+    to the last frame, and a key pressed during one waits for its end."""
+    started = time.perf_counter()
+    gc.collect()
+    return time.perf_counter() - started
 
 
 def shows_item(box: Widget, number: int) -> Callable[[], bool]:
@@ -480,6 +492,7 @@ ROWS = (
     Row("score: set_score to commit p50", None, lambda r: percentile(r.call_commit, 50)),
     Row("score: set_score to commit p95", TARGET_COMMIT, lambda r: percentile(r.call_commit, 95)),
     Row("  set_score with reload p95", None, lambda r: percentile(r.call_total, 95)),
+    Row("full garbage collection", None, lambda r: max(r.full_gc)),
 )
 
 
@@ -532,7 +545,8 @@ def report(big: Results, small: Results) -> None:
         f"presses in the app, {len(big.call_commit)} set_score calls.\n"
         "Key times run from posting the key event; 'frame' is the first frame rendered with\n"
         "the change on screen (Textual paces frames at 60/s). Pilot press+pause includes\n"
-        "Pilot's 20 ms idle polls: for comparison only."
+        "Pilot's 20 ms idle polls: for comparison only. The app collects garbage only after\n"
+        "a key's frame is drawn; a full collection in the running app takes the time shown."
     )
 
 
@@ -553,6 +567,7 @@ async def run(big_path: Path, small_path: Path, args: argparse.Namespace) -> Non
         print(
             f"{result.prompts:>7,} prompts: next item p95 {ms(percentile(result.next_frame, 95))}"
             f", digit key to commit p95 {ms(percentile(result.key_commit, 95))}"
+            f" (load average {os.getloadavg()[0]:.2f})"
         )
     report(big, small)
 

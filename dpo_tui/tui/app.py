@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import ClassVar
 
+from textual import events
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
@@ -17,6 +18,7 @@ from dpo_tui.annotation import AnnotationSession
 from dpo_tui.config import load_keymap
 from dpo_tui.generation.base import Backend
 from dpo_tui.store.project import ProjectStore
+from dpo_tui.tui.gc_pause import GcPause
 from dpo_tui.tui.screens.adjudicate import AdjudicateScreen
 from dpo_tui.tui.screens.annotate import AnnotateScreen
 from dpo_tui.tui.screens.help import HelpScreen
@@ -48,8 +50,10 @@ class DpoApp(App[None]):
         self.model = model
         self._backend: Backend | None = None
         self._backend_lock = threading.Lock()
+        self._gc_pause = GcPause()
 
     def on_mount(self) -> None:
+        self._gc_pause.start()
         self.set_keymap(self.keymap)
         known = self._binding_ids()
         unknown = sorted(set(self.keymap) - known)
@@ -63,6 +67,15 @@ class DpoApp(App[None]):
             self.push_screen(HomeScreen(self.session))
         else:
             self.push_screen(AnnotateScreen(self.session))
+
+    def on_unmount(self) -> None:
+        self._gc_pause.stop()
+
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.InputEvent):  # no collection until its frame is drawn
+            self._gc_pause.hold()
+            self.call_after_refresh(self._gc_pause.release)
+        await super().on_event(event)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Letters type text in an editor or input; elsewhere they are commands."""

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+from textual.content import Content
 from textual.widgets import Static, TextArea
 
+from dpo_tui.core.importers.base import ImportOptions
+from dpo_tui.operations import import_candidates, import_prompts
 from dpo_tui.store.project import ProjectStore
 from dpo_tui.tui.app import DpoApp, make_app
 from dpo_tui.tui.screens.annotate import AnnotateScreen
 from dpo_tui.tui.screens.home import HomeScreen
 from dpo_tui.tui.widgets.candidate_pane import CandidatePane
 from dpo_tui.tui.widgets.slider import RubricSlider
+from dpo_tui.tui.widgets.text_view import TextView
 from tests.conftest import PAYLOAD
 
 
@@ -118,7 +123,7 @@ async def test_untrusted_text_is_shown_literally_and_runs_nothing(app_project: P
     async with app.run_test(size=(160, 40)) as pilot:
         await pilot.press("g", *"Render this", "enter")
         await pilot.pause()
-        texts = [str(s.render()) for s in app.screen.query(".candidate-text").results(Static)]
+        texts = [str(s.render()) for s in app.screen.query(".candidate-text").results(TextView)]
         shown = next(t for t in texts if "Click" in t)
         assert "[@click=app.quit]here[/]" in shown
         assert "[link=http://evil.example]there[/]" in shown
@@ -130,7 +135,7 @@ async def test_untrusted_text_is_shown_literally_and_runs_nothing(app_project: P
         pane = next(
             p
             for p in app.screen.query(CandidatePane)
-            if "Click" in str(p.query_one(".candidate-text", Static).render())
+            if "Click" in str(p.query_one(".candidate-text", TextView).render())
         )
         await pilot.click(pane.query_one(".candidate-text"), offset=(8, 0))
         await pilot.pause()
@@ -241,3 +246,34 @@ async def test_command_palette_offers_every_action(app_project: Path):
             "Insert criterion: Clarity",
         ):
             assert expected in titles
+
+
+async def test_moving_on_keeps_each_items_own_diagnosis(app_project: Path):
+    app = make_app(app_project)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("d", *"A wins", "escape", "n")
+        await pilot.pause()
+        first, second = app.session.prompt_ids[:2]
+        assert app.screen.query_one("#diagnosis", TextArea).text == ""
+    app.session.store.close()
+    with stored(app_project) as store:
+        assert store.judgement(first, "alice").diagnosis == "A wins"
+        judgement = store.judgement(second, "alice")
+        assert judgement is None or judgement.diagnosis == ""
+
+
+async def test_prompt_source_and_tags_are_shown_literally(app_project: Path, tmp_path: Path):
+    tag, source = "[@click=app.quit]tag[/]", "[b]queue[/b]"
+    prompts, candidates = tmp_path / "tagged.jsonl", tmp_path / "tagged_candidates.jsonl"
+    prompts.write_text(json.dumps({"prompt": "Tagged one", "tags": [tag], "source": source}))
+    candidates.write_text(json.dumps({"prompt": "Tagged one", "responses": ["x", "y"]}))
+    with stored(app_project) as store:
+        import_prompts(store, [prompts], ImportOptions())
+        import_candidates(store, candidates)
+    app = make_app(app_project)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("g", *"Tagged", "enter")
+        await pilot.pause()
+        title = app.screen.query_one("#prompt").border_title
+        assert title is not None
+        assert Content.from_markup(title).plain.endswith(f"{source} · {tag}")

@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from textual.widgets import Static
 
 from dpo_tui.errors import ProjectError
 from dpo_tui.store.project import ProjectStore
 from dpo_tui.tui.app import make_app
 from dpo_tui.tui.widgets.candidate_pane import CandidatePane
+from dpo_tui.tui.widgets.text_view import TextView
 
 pytestmark = pytest.mark.slow
 
@@ -31,7 +31,7 @@ async def test_r_regenerates_the_focused_candidate_in_place(app_project: Path):
         assert new.params["regenerated_from"] == before[1]
         assert new.text.strip()
         pane = app.screen.query(CandidatePane)[1]
-        assert str(pane.query_one(".candidate-text", Static).render()).strip() == new.text.strip()
+        assert str(pane.query_one(".candidate-text", TextView).render()).strip() == new.text.strip()
         assert app.session.item.scores[after[0].id] == {"clarity": 5, "safety": 3}
     app.session.store.close()
     with ProjectStore.open(app_project) as store:

@@ -23,7 +23,7 @@ from dpo_tui.errors import DpoError
 from dpo_tui.generation.base import Backend, GeneratedCandidate
 from dpo_tui.generation.run import messages_of
 from dpo_tui.tui.screens.goto import GoToScreen
-from dpo_tui.tui.widgets.candidate_pane import CandidatePane
+from dpo_tui.tui.widgets.candidate_pane import CandidatePane, show_content
 from dpo_tui.tui.widgets.footer import KeyFooter
 from dpo_tui.tui.widgets.slider import RubricSlider
 
@@ -68,6 +68,16 @@ class AnnotateScreen(Screen[None]):
         super().__init__()
         self.session = session
         self._save_timer: Timer | None = None
+        self._progress = Static(id="progress")
+        self._prompt = VerticalScroll(id="prompt")
+        self._prompt_text = Static(id="prompt-text")
+        self._row = HorizontalScroll(id="candidates")
+        self._panes: list[CandidatePane] = []
+        self._editor = TextArea(id="diagnosis", soft_wrap=True, show_line_numbers=False)
+        self._editor.border_title = "Diagnosis: why is the better one better?"
+        self._flags = Static(id="flags")
+        self._question = Static(id="question")
+        self._shown_prompt: str | None = None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """While the diagnosis editor has focus, keys type text; only escape leaves it."""
@@ -79,69 +89,80 @@ class AnnotateScreen(Screen[None]):
         return self.session.item
 
     def compose(self) -> ComposeResult:
-        yield Static(id="progress")
-        with VerticalScroll(id="prompt"):
-            yield Static(id="prompt-text")
-        yield HorizontalScroll(id="candidates")
-        yield TextArea(id="diagnosis", soft_wrap=True, show_line_numbers=False)
-        yield Static(id="flags")
-        yield Static(id="question")
+        yield self._progress
+        with self._prompt:
+            yield self._prompt_text
+        yield self._row
+        yield self._editor
+        yield self._flags
+        yield self._question
         yield KeyFooter()
 
     async def on_mount(self) -> None:
-        self.query_one(
-            "#diagnosis", TextArea
-        ).border_title = "Diagnosis: why is the better one better?"
         await self.show_item(self.session.item or self.session.start())
 
     # -- showing an item -------------------------------------------------------
 
     async def show_item(self, item: ItemView) -> None:
-        """Show `item`, reusing candidate panes when the count is unchanged."""
-        row = self.query_one("#candidates", HorizontalScroll)
-        panes = list(row.query(CandidatePane))
-        if len(panes) != len(item.candidates):
-            await row.remove_children()
-            panes = [
+        """Show `item`. The widgets stay (panes are rebuilt only when the candidate count
+        changes), only what differs is updated, and no widget changes size (texts scroll in
+        their panes, and the prompt box keeps its height for short prompts): the next item is
+        a repaint, and a layout pass that moves nothing."""
+        if len(self._panes) != len(item.candidates):
+            await self._row.remove_children()
+            self._panes = [
                 CandidatePane(self.session.rubric, i, self.commit_score)
                 for i in range(len(item.candidates))
             ]
-            await row.mount_all(panes)
+            await self._row.mount_all(self._panes)
             self._fit_panes()
         labels = item.labels
-        for pane, candidate in zip(panes, item.candidates, strict=True):
+        for pane, candidate in zip(self._panes, item.candidates, strict=True):
             pane.show(candidate, labels[candidate.id], item.scores.get(candidate.id, {}))
-        prompt = self.query_one("#prompt-text", Static)
-        prompt.update(Content(visible(item.prompt.text)))
-        self.query_one("#prompt", VerticalScroll).scroll_home(animate=False)
-        meta = f"#{item.index + 1} · {item.prompt.source}"
-        if item.prompt.tags:
-            meta += " · " + ", ".join(item.prompt.tags)
-        self.query_one("#prompt", VerticalScroll).border_title = visible(meta)
-        editor = self.query_one("#diagnosis", TextArea)
-        with editor.prevent(TextArea.Changed):
-            editor.load_text(item.judgement.diagnosis)
+        if item.prompt.id != self._shown_prompt:
+            self._shown_prompt = item.prompt.id
+            meta = f"#{item.index + 1} · {item.prompt.source}"
+            if item.prompt.tags:
+                meta += " · " + ", ".join(item.prompt.tags)
+            self._prompt.border_title = Content(visible(meta))  # not markup: tags are data
+            self._show_prompt(Content(visible(item.prompt.text)))
+            editor = self._editor
+            history = editor.history
+            if editor.text or item.judgement.diagnosis or history.undo_stack or history.redo_stack:
+                with editor.prevent(TextArea.Changed):
+                    editor.load_text(item.judgement.diagnosis)
         self.refresh_status(item)
-        sliders = list(row.query(RubricSlider))
-        if sliders and not isinstance(self.focused, TextArea):
-            self.set_focus(sliders[0])
-        elif not sliders:
-            self.query_one("#question", Static).update(
-                "No candidates for this prompt yet: run `dpo-tui generate` or "
-                "`dpo-tui import-candidates`."
+        first = self._first_slider()
+        if first is not None and not isinstance(self.focused, TextArea):
+            self.set_focus(first)
+        elif first is None:
+            show_content(
+                self._question,
+                Content(
+                    "No candidates for this prompt yet: run `dpo-tui generate` or "
+                    "`dpo-tui import-candidates`."
+                ),
             )
+
+    def _show_prompt(self, text: Content) -> None:
+        """Show the prompt; a layout pass only if its number of lines changes."""
+        shown = self._prompt_text
+        width, height = shown.size
+        shown.update(text, layout=not width or text.get_height(shown.styles, width) != height)
+        self._prompt.scroll_home(animate=False)
+
+    def _first_slider(self) -> RubricSlider | None:
+        return next((slider for pane in self._panes for slider in pane.sliders), None)
 
     def on_resize(self) -> None:
         self._fit_panes()
 
     def _fit_panes(self) -> None:
         """Share the width between the panes, none narrower than PANE_MIN_WIDTH (then scroll)."""
-        row = self.query_one("#candidates", HorizontalScroll)
-        panes = list(row.query(CandidatePane))
-        if panes and row.size.width:
-            width = max(PANE_MIN_WIDTH, row.size.width // len(panes))
-            for pane in panes:
-                pane.styles.width = width
+        width = self._row.size.width
+        if self._panes and width:
+            for pane in self._panes:
+                pane.styles.width = max(PANE_MIN_WIDTH, width // len(self._panes))
 
     def refresh_status(self, item: ItemView) -> None:
         """Totals, the forming pair, flags and the progress line, after any change."""
@@ -149,7 +170,7 @@ class AnnotateScreen(Screen[None]):
         for pair in item.outcome.pairs:
             roles.setdefault(pair.chosen, "chosen")
             roles.setdefault(pair.rejected, "rejected")
-        for pane in self.query(CandidatePane):
+        for pane in self._panes:
             pane.set_status(item.totals.get(pane.candidate_id), roles.get(pane.candidate_id, ""))
         flags = [
             (
@@ -158,18 +179,18 @@ class AnnotateScreen(Screen[None]):
             )
             for name, key in FLAG_KEYS.items()
         ]
-        pair_line = self._pair_line(item)
-        self.query_one("#flags", Static).update(Content.assemble(*flags, "  ", pair_line))
+        show_content(self._flags, Content.assemble(*flags, "  ", self._pair_line(item)))
         progress = self.session.progress()
         percent = 100 * progress.done / progress.total if progress.total else 0
         rate = f"{progress.items_per_hour:.0f}/h" if progress.items_per_hour else "–/h"
-        self.query_one("#progress", Static).update(
+        show_content(
+            self._progress,
             Content.assemble(
                 ("dpo-tui ", "bold"),
                 visible(f"{self.session.annotator} · "),
                 f"{progress.done}/{progress.total} done ({percent:.0f}%) · {rate} · "
                 f"ETA {duration(progress.eta_seconds)} · filter: {self.session.filter}",
-            )
+            ),
         )
 
     def _pair_line(self, item: ItemView) -> Content:
@@ -197,11 +218,12 @@ class AnnotateScreen(Screen[None]):
         focused = self.focused
         if isinstance(focused, RubricSlider):
             pane = focused.query_ancestor(CandidatePane)
-            self.query_one("#question", Static).update(
+            show_content(
+                self._question,
                 Content.assemble(
                     (f"{pane.label} · {focused.criterion.label}: ", "bold"),
                     focused.criterion.question,
-                )
+                ),
             )
 
     @on(TextArea.Changed, "#diagnosis")
@@ -215,15 +237,14 @@ class AnnotateScreen(Screen[None]):
         if self._save_timer is not None:
             self._save_timer.stop()
             self._save_timer = None
-        if self.session.item is None:
-            return
-        text = self.query_one("#diagnosis", TextArea).text
-        self.refresh_status(self.session.set_diagnosis(text))
+        item = self.session.item
+        if item is not None and self._editor.text != item.judgement.diagnosis:
+            self.refresh_status(self.session.set_diagnosis(self._editor.text))
 
     # -- actions -----------------------------------------------------------------
 
     async def _go(self, item: ItemView | None, empty: str) -> None:
-        self.save_diagnosis()
+        """Show `item` (the callers saved the diagnosis before moving the session on)."""
         if item is None:
             self.notify(empty, timeout=3)
             return
@@ -264,7 +285,7 @@ class AnnotateScreen(Screen[None]):
 
     def action_edit_diagnosis(self) -> None:
         # set_focus, not focus(): at once, so the keys typed next land in the editor.
-        self.set_focus(self.query_one("#diagnosis", TextArea))
+        self.set_focus(self._editor)
 
     def action_leave_editor(self) -> None:
         if self.screen.maximized is not None:
@@ -272,9 +293,9 @@ class AnnotateScreen(Screen[None]):
             return
         if isinstance(self.focused, TextArea):
             self.save_diagnosis()
-            sliders = list(self.query(RubricSlider))
-            if sliders:
-                self.set_focus(sliders[0])
+            first = self._first_slider()
+            if first is not None:
+                self.set_focus(first)
 
     def action_maximize_candidate(self) -> None:
         focused = self.focused
@@ -366,6 +387,5 @@ class AnnotateScreen(Screen[None]):
 
     def insert_in_diagnosis(self, text: str) -> None:
         """Quick-insert (a criterion name) at the cursor in the diagnosis editor."""
-        editor = self.query_one("#diagnosis", TextArea)
-        editor.insert(text)
-        editor.focus()
+        self._editor.insert(text)
+        self._editor.focus()

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 from textual.app import ComposeResult
-from textual.containers import Vertical, VerticalScroll
+from textual.containers import Vertical
 from textual.content import Content
 from textual.widgets import Static
 
 from dpo_tui.core.models import Candidate, Rubric
 from dpo_tui.core.safe_text import visible
 from dpo_tui.tui.widgets.slider import Commit, RubricSlider
+from dpo_tui.tui.widgets.text_view import TextView
+
+
+def show_content(static: Static, content: Content, layout: bool = False) -> None:
+    """Update `static` only if the text or its styles changed (an update costs a repaint, and
+    with `layout` a layout pass); leave `layout` off where the widget's size is fixed."""
+    shown = static.content
+    if not (
+        isinstance(shown, Content) and shown.plain == content.plain and shown.spans == content.spans
+    ):
+        static.update(content, layout=layout)
 
 
 class CandidatePane(Vertical):
@@ -21,41 +32,50 @@ class CandidatePane(Vertical):
         super().__init__(classes="candidate", id=f"candidate-{index}")
         self.rubric = rubric
         self.index = index
-        self.commit = commit
         self.candidate_id = ""
+        self.label = ""
+        self.shown_id: str | None = None
+        """The candidate whose text is shown (None while a regenerated one streams in)."""
+        self.heading = Static(classes="candidate-title")
+        self.text = TextView(classes="candidate-text")
+        self.sliders = [
+            RubricSlider(criterion, "", commit=commit, id=f"slider-{index}-{criterion.key}")
+            for criterion in rubric.criteria
+        ]
 
     def compose(self) -> ComposeResult:
-        yield Static(classes="candidate-title")
-        with VerticalScroll(classes="candidate-body"):
-            yield Static(classes="candidate-text")
-        for criterion in self.rubric.criteria:
-            yield RubricSlider(
-                criterion, "", commit=self.commit, id=f"slider-{self.index}-{criterion.key}"
-            )
+        yield self.heading
+        yield self.text
+        yield from self.sliders
 
     def show(self, candidate: Candidate, label: str, scores: dict[str, int]) -> None:
-        """Fill the pane with another candidate (panes are reused between items)."""
+        """Fill the pane with another candidate (panes are reused between items); unchanged
+        parts are left alone, so showing the same item again repaints nothing."""
+        if candidate.id != self.shown_id:
+            self.text.update(Content(visible(candidate.text)))
+            self.text.scroll_home(animate=False)
+            self.shown_id = candidate.id
         self.candidate_id = candidate.id
         self.label = label
-        self.query_one(".candidate-text", Static).update(Content(visible(candidate.text)))
-        self.query_one(".candidate-body", VerticalScroll).scroll_home(animate=False)
-        for slider in self.query(RubricSlider):
+        for slider in self.sliders:
             slider.candidate_id = candidate.id
             slider.value = scores.get(slider.criterion.key)
 
     def stream(self, text: str) -> None:
         """Show text as it is generated (regeneration), literally."""
-        self.query_one(".candidate-text", Static).update(Content(visible(text)))
-        self.query_one(".candidate-body", VerticalScroll).scroll_end(animate=False)
+        self.text.update(Content(visible(text)))
+        self.text.scroll_end(animate=False)
+        self.shown_id = None
 
     def set_status(self, total: float | None, role: str) -> None:
         """The title line: label, live weighted total, and chosen/rejected if the pair forms."""
         score = "–" if total is None else f"{total:.2f}"
         badge = {"chosen": " ✓ chosen", "rejected": " ✗ rejected"}.get(role, "")
-        self.query_one(".candidate-title", Static).update(
+        show_content(
+            self.heading,
             Content.assemble(
                 (f" {self.label} ", "reverse bold"), f" total {score}", (badge, "bold")
-            )
+            ),
         )
         self.set_class(role == "chosen", "chosen")
         self.set_class(role == "rejected", "rejected")
