@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from dpo_tui.bulk import collector_paused
 from dpo_tui.core.models import (
     Candidate,
     Flag,
@@ -81,6 +82,7 @@ class _Judged:
     flags: tuple[Flag, ...]
 
 
+@collector_paused()
 def collect_pairs(
     store: ProjectStore,
     policy: PairPolicyName | None = None,

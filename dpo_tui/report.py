@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dpo_tui.bulk import collector_paused
 from dpo_tui.core.models import PairPolicyName
 from dpo_tui.core.quality import (
     CandidateFacts,
@@ -14,6 +15,7 @@ from dpo_tui.dataset import ProjectAnnotations, collect_pairs
 from dpo_tui.store.project import ProjectStore
 
 
+@collector_paused()
 def project_report(
     store: ProjectStore, policy: PairPolicyName | None = None, min_margin: float | None = None
 ) -> QualityReport:
