@@ -296,14 +296,13 @@ class ProjectStore:
         of the first then the second. Computed (`core.dedup`) for the current prompts when
         they changed since the last time, and kept in the file: import and merge call this
         after adding prompts, so a report reads what is kept."""
-        rows = self.db.execute("select id, text from prompts order by rowid").fetchall()
-        digest = hashlib.sha256(f"{NEAR_DUPLICATE}".encode())
-        for pid, _ in rows:
-            digest.update(pid.encode())
-        fingerprint = digest.hexdigest()
+        ids = [row[0] for row in self.db.execute("select id from prompts order by rowid")]
         kept = "select first_id, second_id, similarity from near_duplicate_prompts order by rowid"
-        if self._meta_value("near_duplicates_of") == fingerprint:
+        if self._meta_value("near_duplicates_of") == _fingerprint(ids):
             return [tuple(row) for row in self.db.execute(kept)]
+        # stale: the texts are read only now (a report on an unchanged project needs the ids)
+        rows = self.db.execute("select id, text from prompts order by rowid").fetchall()
+        fingerprint = _fingerprint([pid for pid, _ in rows])
         found = [
             (rows[pair.first][0], rows[pair.second][0], pair.score)
             for pair in near_duplicate_pairs([text for _, text in rows])
@@ -617,6 +616,15 @@ class ProjectStore:
             scores=count("select count(*) from scores"),
             imports=self.imports(),
         )
+
+
+def _fingerprint(prompt_ids: Iterable[str]) -> str:
+    """What near-duplicate pairs kept in a file were computed for: the threshold and the
+    prompts, in order."""
+    digest = hashlib.sha256(f"{NEAR_DUPLICATE}".encode())
+    for pid in prompt_ids:
+        digest.update(pid.encode())
+    return digest.hexdigest()
 
 
 _CANDIDATES = (
