@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from dpo_tui.cli import PROJECT, cli
+from dpo_tui.cli.options import min_margin_option, policy_option
 from dpo_tui.cli.output import err, out, say
 from dpo_tui.core.export.formats import RECORDS
 from dpo_tui.core.safe_text import json_dumps, visible
@@ -51,14 +52,8 @@ from dpo_tui.store.project import ProjectStore
 @click.option(
     "--seed", default=0, show_default=True, type=int, help="Seed of the split and rounds."
 )
-@click.option(
-    "--policy",
-    type=click.Choice(["best-worst", "all-pairs", "best-vs-rest"]),
-    help="Pair policy (default: the rubric's).",
-)
-@click.option(
-    "--min-margin", type=click.FloatRange(0, 1), help="Minimum margin (default: rubric's)."
-)
+@policy_option
+@min_margin_option
 @click.option("--conversational", is_flag=True, help="trl/hf: prompts and responses as messages.")
 @click.option("--new-only", is_flag=True, help="Only pairs that no earlier round exported.")
 def export(
@@ -104,14 +99,8 @@ def export(
 @cli.command()
 @click.argument("project", type=PROJECT)
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
-@click.option(
-    "--policy",
-    type=click.Choice(["best-worst", "all-pairs", "best-vs-rest"]),
-    help="Pair policy (default: the rubric's).",
-)
-@click.option(
-    "--min-margin", type=click.FloatRange(0, 1), help="Minimum margin (default: rubric's)."
-)
+@policy_option
+@min_margin_option
 @click.option(
     "--html",
     "html_path",

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import click
+
+from dpo_tui.core.models import PairPolicyName
 
 threads_option = click.option(
     "--threads", type=click.IntRange(min=1), help="CPU threads (default: the usable cores)."
@@ -23,6 +25,14 @@ record_format_option = click.option(
     "format_name",
     type=click.Choice(["jsonl", "json", "csv", "tsv", "parquet"]),
     help="Input format (default: from the file suffix).",
+)
+policy_option = click.option(
+    "--policy",
+    type=click.Choice(get_args(PairPolicyName)),
+    help="Pair policy (default: the rubric's).",
+)
+min_margin_option = click.option(
+    "--min-margin", type=click.FloatRange(0, 1), help="Minimum margin (default: rubric's)."
 )
 encoding_option = click.option(
     "--encoding", default="utf-8", show_default=True, help="Text encoding of the file."
