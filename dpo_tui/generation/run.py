@@ -35,6 +35,29 @@ class RunProgress:
         return self.tokens / self.elapsed if self.elapsed > 0 else 0.0
 
 
+def stored_candidate(
+    prompt_id: str, made: GeneratedCandidate, backend: Backend, slot: object, **params: object
+) -> Candidate:
+    """A generated candidate as stored: who made it, its preset's sampling parameters, its
+    slot and finish reason (then `params`), tokens and time."""
+    return Candidate(
+        id=candidate_id(prompt_id, made.text),
+        prompt_id=prompt_id,
+        text=made.text,
+        origin=backend.origin,
+        model=backend.model_name,
+        preset=made.preset.name,
+        params={
+            **made.preset.model_dump(),
+            "slot": slot,
+            "finish_reason": made.finish_reason,
+            **params,
+        },
+        token_count=made.token_count,
+        gen_seconds=round(made.seconds, 4),
+    )
+
+
 def messages_of(prompt: Prompt) -> tuple[Message, ...]:
     """The conversation to send for a prompt: its turns, or one user turn."""
     return prompt.messages or (Message(role="user", content=prompt.text),)
@@ -93,21 +116,12 @@ def _store(
         progress.tokens += made.token_count
         progress.first_token_seconds.append(made.first_token_seconds)
     rows = [
-        Candidate(
-            id=candidate_id(prompt.id, made.text),
-            prompt_id=prompt.id,
-            text=made.text,
-            origin=backend.origin,
-            model=backend.model_name,
-            preset=made.preset.name,
-            params={
-                **made.preset.model_dump(),
-                "slot": held + made.slot,
-                "finish_reason": made.finish_reason,
-                "first_token_seconds": round(made.first_token_seconds, 4),
-            },
-            token_count=made.token_count,
-            gen_seconds=round(made.seconds, 4),
+        stored_candidate(
+            prompt.id,
+            made,
+            backend,
+            held + made.slot,
+            first_token_seconds=round(made.first_token_seconds, 4),
         )
         for made in fresh
     ]

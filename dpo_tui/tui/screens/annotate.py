@@ -16,12 +16,11 @@ from textual.widgets import Static, TextArea
 
 from dpo_tui.annotation import FILTERS, AnnotationSession, ItemView
 from dpo_tui.core.decoding import regeneration_preset
-from dpo_tui.core.ids import candidate_id
 from dpo_tui.core.models import Candidate, Flag, Message
 from dpo_tui.core.safe_text import visible
 from dpo_tui.errors import DpoError
 from dpo_tui.generation.base import Backend, GeneratedCandidate
-from dpo_tui.generation.run import messages_of
+from dpo_tui.generation.run import messages_of, stored_candidate
 from dpo_tui.tui.screens.goto import GoToScreen
 from dpo_tui.tui.widgets.candidate_pane import CandidatePane, show_content
 from dpo_tui.tui.widgets.footer import KeyFooter
@@ -347,21 +346,8 @@ class AnnotateScreen(Screen[None]):
             self.notify("The model returned nothing; the candidate is kept.", severity="warning")
             await self.show_item(self.item)
             return
-        new = Candidate(
-            id=candidate_id(old.prompt_id, made.text),
-            prompt_id=old.prompt_id,
-            text=made.text,
-            origin=backend.origin,
-            model=backend.model_name,
-            preset=made.preset.name,
-            params={
-                **made.preset.model_dump(),
-                "slot": old.params.get("slot"),
-                "finish_reason": made.finish_reason,
-                "regenerated_from": old.id,
-            },
-            token_count=made.token_count,
-            gen_seconds=round(made.seconds, 4),
+        new = stored_candidate(
+            old.prompt_id, made, backend, old.params.get("slot"), regenerated_from=old.id
         )
         try:
             item = self.session.replace_candidate(old.id, new)
