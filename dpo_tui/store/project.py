@@ -250,6 +250,8 @@ class ProjectStore:
         `record` is logged in `imports` when anything was added, so a repeated import
         changes nothing at all.
         """
+        if not prompts:
+            return 0, 0
         existing = self.prompt_ids()
         fresh: dict[str, Prompt] = {}
         for prompt in prompts:

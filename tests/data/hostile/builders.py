@@ -117,6 +117,32 @@ def unknown_criterion(good: Path, out: Path) -> Path:
     )
 
 
+def _edit_last_score(good: Path, out: Path, change: str) -> Path:
+    return _edit(
+        good, out, f"update scores set {change} where rowid = (select max(rowid) from scores)"
+    )
+
+
+def score_of_unknown_candidate(good: Path, out: Path) -> Path:
+    """The last score is of a candidate neither file holds."""
+    return _edit_last_score(good, out, "candidate_id = 'ffffffffffffffff'")
+
+
+def score_with_blank_annotator(good: Path, out: Path) -> Path:
+    """The last score's annotator is blank."""
+    return _edit_last_score(good, out, "annotator = '  '")
+
+
+def score_not_an_integer(good: Path, out: Path) -> Path:
+    """The last score is 2.5."""
+    return _edit_last_score(good, out, "value = 2.5")
+
+
+def score_time_not_text(good: Path, out: Path) -> Path:
+    """The last score's updated_at is a blob."""
+    return _edit_last_score(good, out, "updated_at = x'00'")
+
+
 HOSTILE: dict[str, tuple[Callable[[Path, Path], Path], str]] = {
     "truncated": (truncated, "corrupt or truncated"),
     "random_bytes": (random_bytes, "not an SQLite database"),
@@ -130,4 +156,11 @@ HOSTILE: dict[str, tuple[Callable[[Path, Path], Path], str]] = {
     "forged_prompt_id": (forged_prompt_id, "is not the hash of its text"),
     "score_outside_scale": (score_outside_scale, "clarity = 99 is outside the scale 1..5"),
     "unknown_criterion": (unknown_criterion, "the rubric has no criterion 'charm'"),
+    "score_of_unknown_candidate": (
+        score_of_unknown_candidate,
+        "its candidate 'ffffffffffffffff' is in neither file",
+    ),
+    "score_with_blank_annotator": (score_with_blank_annotator, "the annotator name is empty"),
+    "score_not_an_integer": (score_not_an_integer, "= 2.5 is outside the scale"),
+    "score_time_not_text": (score_time_not_text, "updated_at must be a timestamp"),
 }
