@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from dpo_tui.core.models import CANDIDATE_LABELS, Candidate, Judgement, Prompt, Resolution
 from dpo_tui.core.pairs import PairChoice, extract_pairs
 from dpo_tui.core.scoring import total
-from dpo_tui.dataset import collect_pairs
+from dpo_tui.dataset import judge_pairs
 from dpo_tui.store.project import ProjectStore
 
 
@@ -55,7 +55,7 @@ class AdjudicationSession:
         self.store = store
         self.resolver = resolver or store.meta.annotator
         self.rubric = store.rubric
-        disputed = {p.prompt_id for p in collect_pairs(store).disputed}
+        disputed = judge_pairs(store).disputed_prompts()
         settled = set(store.resolutions())
         self.prompt_ids = [p.id for p in store.prompts() if p.id in disputed or p.id in settled]
         self.item: DisputedItem | None = None

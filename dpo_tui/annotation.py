@@ -16,7 +16,7 @@ from typing import Literal
 from dpo_tui.core.models import CANDIDATE_LABELS, FLAGS, Candidate, Flag, Judgement, Prompt
 from dpo_tui.core.pairs import PairOutcome, extract_pairs
 from dpo_tui.core.scoring import total
-from dpo_tui.dataset import collect_pairs
+from dpo_tui.dataset import judge_pairs
 from dpo_tui.store.project import ProjectStore
 
 ItemFilter = Literal["all", "unfinished", "flagged", "disputed"]
@@ -111,7 +111,7 @@ class AnnotationSession:
         """Prompts whose pairs annotators disagree on (after a merge); computed when first
         asked, then kept for the session."""
         if self._disputed is None:
-            self._disputed = {p.prompt_id for p in collect_pairs(self.store).disputed}
+            self._disputed = judge_pairs(self.store).disputed_prompts()
         return self._disputed
 
     def progress(self) -> Progress:

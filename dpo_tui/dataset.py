@@ -26,8 +26,8 @@ from dpo_tui.core.models import (
     Resolution,
     Rubric,
 )
-from dpo_tui.core.pairs import PairChoice, extract_pairs
-from dpo_tui.core.scoring import Scores, total, vetoes
+from dpo_tui.core.pairs import JudgedPair, PairChoice, extract_pairs
+from dpo_tui.core.scoring import JudgedTotals, total, vetoes
 from dpo_tui.store.project import ProjectStore
 
 
@@ -47,26 +47,45 @@ class PairSet:
         return [p for p in self.pairs if p.status == "disputed"]
 
 
+@dataclass
+class JudgedPairs:
+    """Every pair of a project by candidate id (no texts), and why judged items gave none."""
+
+    pairs: list[JudgedPair] = field(default_factory=list)
+    no_pair_reasons: Counter[str] = field(default_factory=Counter)
+
+    def disputed_prompts(self) -> set[str]:
+        return {p.prompt_id for p in self.pairs if p.status == "disputed"}
+
+
 @dataclass(frozen=True)
 class ProjectAnnotations:
-    """Everything annotators recorded in a project, read in a few whole-table queries:
-    per-prompt queries cost minutes on a merged team project."""
+    """Everything annotators recorded in a project, read in a few whole-table queries
+    (per-prompt queries cost minutes on a merged team project), without candidate texts."""
 
     prompts: list[Prompt]
-    candidates: dict[str, list[Candidate]]
-    """prompt id -> its candidates, in the order they were added"""
+    candidate_ids: dict[str, list[str]]
+    """prompt id -> its candidates' ids, in the order they were added"""
     scores: dict[tuple[str, str], dict[str, dict[str, int]]]
     """(prompt id, annotator) -> candidate id -> criterion -> value"""
     judgements: dict[tuple[str, str], Judgement]
     """(prompt id, annotator) -> judgement"""
+    totals: JudgedTotals
+    """each scored candidate's weighted total, computed once for pairs and the report"""
 
     @classmethod
     def load(cls, store: ProjectStore) -> ProjectAnnotations:
+        rubric = store.rubric
+        scores = store.scores_by_item()
         return cls(
             prompts=list(store.prompts()),
-            candidates=store.candidates_by_prompt(),
-            scores=store.scores_by_item(),
+            candidate_ids=store.candidate_ids_by_prompt(),
+            scores=scores,
             judgements=store.judgements_by_item(),
+            totals={
+                key: {cid: total(rubric, values) for cid, values in item.items()}
+                for key, item in scores.items()
+            },
         )
 
     def judged(self) -> list[tuple[str, str]]:
@@ -78,70 +97,90 @@ class ProjectAnnotations:
 class _Judged:
     annotator: str
     scores: dict[str, dict[str, int]]
+    totals: dict[str, float | None]
     diagnosis: str
     flags: tuple[Flag, ...]
 
 
 @collector_paused()
-def collect_pairs(
+def judge_pairs(
     store: ProjectStore,
     policy: PairPolicyName | None = None,
     min_margin: float | None = None,
     annotations: ProjectAnnotations | None = None,
-) -> PairSet:
-    """Pairs from every judged prompt of the project, in prompt import order; pass
-    `annotations` already loaded from `store` to read them only once."""
+) -> JudgedPairs:
+    """Pairs from every judged prompt of the project, in prompt import order, by candidate
+    id; pass `annotations` already loaded from `store` to read them only once."""
     rubric = store.rubric
     resolutions = store.resolutions()
-    result = PairSet()
-    for prompt, candidates, judged in _judged_items(annotations or ProjectAnnotations.load(store)):
+    result = JudgedPairs()
+    for prompt_id, candidates, judged in _judged_items(
+        annotations or ProjectAnnotations.load(store)
+    ):
         outcomes: dict[str, tuple[PairChoice, ...]] = {}
         for one in judged:
-            table = [(c.id, one.scores.get(c.id, {})) for c in candidates]
-            outcome = extract_pairs(rubric, table, one.flags, policy, min_margin)
+            table = [(cid, one.scores.get(cid, {})) for cid in candidates]
+            outcome = extract_pairs(rubric, table, one.flags, policy, min_margin, one.totals)
             if outcome.reason:
                 result.no_pair_reasons[outcome.reason.split(":")[0]] += 1
             outcomes[one.annotator] = outcome.pairs
-        resolution = resolutions.get(prompt.id)
+        resolution = resolutions.get(prompt_id)
         if resolution is None:
-            result.pairs += _combine(rubric, prompt, candidates, judged, outcomes)
+            result.pairs += _combine(rubric, prompt_id, judged, outcomes)
         else:
-            result.pairs += _adjudicated(rubric, prompt, candidates, judged, resolution)
+            result.pairs += _adjudicated(rubric, prompt_id, candidates, judged, resolution)
     return result
+
+
+@collector_paused()
+def collect_pairs(
+    store: ProjectStore, policy: PairPolicyName | None = None, min_margin: float | None = None
+) -> PairSet:
+    """`judge_pairs` with the prompts' and candidates' texts: what export writes."""
+    annotations = ProjectAnnotations.load(store)
+    judged = judge_pairs(store, policy, min_margin, annotations)
+    prompts = {p.id: p for p in annotations.prompts}
+    candidates = {c.id: c for group in store.candidates_by_prompt().values() for c in group}
+    return PairSet(
+        [_preference(pair, prompts[pair.prompt_id], candidates) for pair in judged.pairs],
+        judged.no_pair_reasons,
+    )
 
 
 def _judged_items(
     annotations: ProjectAnnotations,
-) -> Iterator[tuple[Prompt, list[Candidate], list[_Judged]]]:
+) -> Iterator[tuple[str, list[str], list[_Judged]]]:
+    """(prompt id, its candidate ids, each annotator's view) of every judged prompt with
+    two or more candidates, in import order."""
     annotators: dict[str, list[str]] = {}
     for pid, annotator in annotations.judged():
         annotators.setdefault(pid, []).append(annotator)
     for prompt in annotations.prompts:
-        candidates = annotations.candidates.get(prompt.id, [])
+        candidates = annotations.candidate_ids.get(prompt.id, [])
         if len(candidates) < 2 or prompt.id not in annotators:
             continue
         judged = []
         for annotator in annotators[prompt.id]:
-            judgement = annotations.judgements.get((prompt.id, annotator))
+            key = (prompt.id, annotator)
+            judgement = annotations.judgements.get(key)
             judged.append(
                 _Judged(
                     annotator,
-                    annotations.scores.get((prompt.id, annotator), {}),
+                    annotations.scores.get(key, {}),
+                    annotations.totals.get(key, {}),
                     judgement.diagnosis if judgement else "",
                     judgement.flags if judgement else (),
                 )
             )
-        yield prompt, candidates, judged
+        yield prompt.id, candidates, judged
 
 
 def _combine(
     rubric: Rubric,
-    prompt: Prompt,
-    candidates: list[Candidate],
+    prompt_id: str,
     judged: list[_Judged],
     outcomes: dict[str, tuple[PairChoice, ...]],
-) -> list[PreferencePair]:
-    by_id = {c.id: c for c in candidates}
+) -> list[JudgedPair]:
     makers: dict[tuple[str, str], list[tuple[str, PairChoice]]] = {}
     for annotator, choices in outcomes.items():
         for choice in choices:
@@ -159,13 +198,12 @@ def _combine(
         margin = round(sum(c.margin for _, c in made) / len(made), 4)
         by_veto = any(c.by_veto for _, c in made)
         voters = [j for j in judged if j.annotator in names]
-        pairs.append(_pair(prompt, by_id, chosen, rejected, voters, margin, by_veto, status))
+        pairs.append(_pair(prompt_id, chosen, rejected, voters, margin, by_veto, status))
     return pairs
 
 
 def _pair(
-    prompt: Prompt,
-    by_id: dict[str, Candidate],
+    prompt_id: str,
     chosen: str,
     rejected: str,
     voters: list[_Judged],
@@ -173,57 +211,73 @@ def _pair(
     by_veto: bool,
     status: PairStatus,
     note: str = "",
-) -> PreferencePair:
+) -> JudgedPair:
     diagnoses = [
         f"{j.annotator}: {j.diagnosis.strip()}" if len(voters) > 1 else j.diagnosis.strip()
         for j in voters
         if j.diagnosis.strip()
     ]
+    return JudgedPair(
+        prompt_id=prompt_id,
+        chosen_id=chosen,
+        rejected_id=rejected,
+        margin=margin,
+        by_veto=by_veto,
+        status=status,
+        annotators=tuple(sorted(j.annotator for j in voters)),
+        chosen_scores=_mean_scores(voters, chosen),
+        rejected_scores=_mean_scores(voters, rejected),
+        diagnosis="\n\n".join(([note.strip()] if note.strip() else []) + diagnoses),
+    )
+
+
+def _preference(
+    pair: JudgedPair, prompt: Prompt, candidates: dict[str, Candidate]
+) -> PreferencePair:
+    chosen, rejected = candidates[pair.chosen_id], candidates[pair.rejected_id]
     return PreferencePair(
-        prompt_id=prompt.id,
+        prompt_id=pair.prompt_id,
         prompt=prompt.text,
         messages=prompt.messages,
         source=prompt.source,
-        chosen_id=chosen,
-        rejected_id=rejected,
-        chosen=by_id[chosen].text,
-        rejected=by_id[rejected].text,
-        diagnosis="\n\n".join(([note.strip()] if note.strip() else []) + diagnoses),
-        chosen_scores=_mean_scores(voters, chosen),
-        rejected_scores=_mean_scores(voters, rejected),
-        margin=margin,
-        by_veto=by_veto,
-        annotators=tuple(sorted(j.annotator for j in voters)),
-        status=status,
-        chosen_origin=by_id[chosen].origin,
-        rejected_origin=by_id[rejected].origin,
-        chosen_params=by_id[chosen].params,
-        rejected_params=by_id[rejected].params,
+        chosen_id=pair.chosen_id,
+        rejected_id=pair.rejected_id,
+        chosen=chosen.text,
+        rejected=rejected.text,
+        diagnosis=pair.diagnosis,
+        chosen_scores=pair.chosen_scores,
+        rejected_scores=pair.rejected_scores,
+        margin=pair.margin,
+        by_veto=pair.by_veto,
+        annotators=pair.annotators,
+        status=pair.status,
+        chosen_origin=chosen.origin,
+        rejected_origin=rejected.origin,
+        chosen_params=chosen.params,
+        rejected_params=rejected.params,
     )
 
 
 def _adjudicated(
     rubric: Rubric,
-    prompt: Prompt,
-    candidates: list[Candidate],
+    prompt_id: str,
+    candidates: list[str],
     judged: list[_Judged],
     resolution: Resolution,
-) -> list[PreferencePair]:
+) -> list[JudgedPair]:
     """The resolver's pair (or none) in place of the annotators' pairs for this prompt."""
-    by_id = {c.id: c for c in candidates}
     chosen, rejected = resolution.chosen_id, resolution.rejected_id
-    if chosen is None or rejected is None or chosen not in by_id or rejected not in by_id:
+    if chosen is None or rejected is None or chosen not in candidates or rejected not in candidates:
         return []
     margins = []
     for one in judged:
-        high = total(rubric, one.scores.get(chosen, {}))
-        low = total(rubric, one.scores.get(rejected, {}))
+        high, low = one.totals.get(chosen), one.totals.get(rejected)
         if high is not None and low is not None:
             margins.append(high - low)
     margin = round(sum(margins) / len(margins), 4) if margins else 0.0
     by_veto = any(vetoes(rubric, one.scores.get(rejected, {})) for one in judged)
     note = f"adjudicated by {resolution.resolver}: {resolution.note}".rstrip(": ")
-    return [_pair(prompt, by_id, chosen, rejected, judged, margin, by_veto, "adjudicated", note)]
+    return [_pair(prompt_id, chosen, rejected, judged, margin, by_veto, "adjudicated", note)]
 
 
 def _agrees(rubric: Rubric, other: _Judged, chosen: str, rejected: str) -> bool:
@@ -234,17 +288,18 @@ def _agrees(rubric: Rubric, other: _Judged, chosen: str, rejected: str) -> bool:
         return False
     if "skip" in other.flags:
         return True
-    high: Scores = other.scores.get(chosen, {})
-    low: Scores = other.scores.get(rejected, {})
-    high_total, low_total = total(rubric, high), total(rubric, low)
+    high_total, low_total = other.totals.get(chosen), other.totals.get(rejected)
     if high_total is None or low_total is None:
         return True
-    if vetoes(rubric, high):
+    if vetoes(rubric, other.scores[chosen]):
         return False
-    return bool(vetoes(rubric, low)) or high_total > low_total
+    return bool(vetoes(rubric, other.scores[rejected])) or high_total > low_total
 
 
 def _mean_scores(voters: list[_Judged], candidate: str) -> dict[str, float]:
+    if len(voters) == 1:  # most pairs: the mean of one score is that score
+        scores = voters[0].scores.get(candidate, {})
+        return {key: float(scores[key]) for key in sorted(scores)}
     keys = {k for j in voters for k in j.scores.get(candidate, {})}
     mean = {}
     for key in sorted(keys):

@@ -11,7 +11,7 @@ from dpo_tui.core.quality import (
     ReportInput,
     build_report,
 )
-from dpo_tui.dataset import ProjectAnnotations, collect_pairs
+from dpo_tui.dataset import ProjectAnnotations, judge_pairs
 from dpo_tui.store.project import ProjectStore
 
 
@@ -21,20 +21,7 @@ def project_report(
 ) -> QualityReport:
     """Every figure of the quality report for the project's current state."""
     annotations = ProjectAnnotations.load(store)
-    pair_set = collect_pairs(store, policy, min_margin, annotations)
-    prompts = [(p.id, p.text, p.messages is not None) for p in annotations.prompts]
-    candidates = [
-        CandidateFacts(
-            id=c.id,
-            prompt_id=c.prompt_id,
-            length=len(c.text),
-            preset=c.preset,
-            near_duplicate_of=c.near_duplicate_of,
-            similarity=c.similarity,
-        )
-        for group in annotations.candidates.values()
-        for c in group
-    ]
+    judged = judge_pairs(store, policy, min_margin, annotations)
     judgements = []
     for key in annotations.judged():
         judgement = annotations.judgements.get(key)
@@ -47,14 +34,15 @@ def project_report(
                 seconds_spent=judgement.seconds_spent if judgement else 0.0,
                 scores=annotations.scores.get(key, {}),
                 updated_at=judgement.updated_at if judgement else "",
+                totals=annotations.totals.get(key, {}),
             )
         )
     data = ReportInput(
-        prompts=prompts,
-        candidates=candidates,
+        prompts=[(p.id, p.text, p.messages is not None) for p in annotations.prompts],
+        candidates=[CandidateFacts(*row) for row in store.candidate_facts()],
         judgements=judgements,
-        pairs=pair_set.pairs,
-        no_pair_reasons=dict(pair_set.no_pair_reasons),
+        pairs=judged.pairs,
+        no_pair_reasons=dict(judged.no_pair_reasons),
         near_duplicate_prompts=store.near_duplicate_prompts(),
     )
     return build_report(store.rubric, data)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from dpo_tui.core.models import NO_PAIR_FLAGS, Flag, PairPolicyName, Rubric
+from dpo_tui.core.models import NO_PAIR_FLAGS, Flag, PairPolicyName, PairStatus, Rubric
 from dpo_tui.core.scoring import Scores, total, vetoes
 
 
@@ -24,6 +24,24 @@ class PairChoice:
 
 
 @dataclass(frozen=True)
+class JudgedPair:
+    """A pair of a project as its annotators' scores decide it, by candidate id: what the
+    quality report needs; `dataset.collect_pairs` adds the texts for export."""
+
+    prompt_id: str
+    chosen_id: str
+    rejected_id: str
+    margin: float
+    by_veto: bool
+    status: PairStatus
+    annotators: tuple[str, ...]
+    chosen_scores: dict[str, float]
+    """criterion -> the voters' mean score"""
+    rejected_scores: dict[str, float]
+    diagnosis: str
+
+
+@dataclass(frozen=True)
 class PairOutcome:
     """The pairs of one judged item, or why there are none."""
 
@@ -37,11 +55,13 @@ def extract_pairs(
     flags: Collection[Flag] = (),
     policy: PairPolicyName | None = None,
     min_margin: float | None = None,
+    totals: Mapping[str, float | None] | None = None,
 ) -> PairOutcome:
     """Pairs for one prompt and annotator from (candidate id, scores) in display order.
 
-    `policy` and `min_margin` default to the rubric's. Among equal totals the earlier
-    candidate ranks first, so the result is deterministic.
+    `policy` and `min_margin` default to the rubric's; `totals` (candidate id -> `total`)
+    saves computing them again. Among equal totals the earlier candidate ranks first, so
+    the result is deterministic.
     """
     policy = policy or rubric.pairs.policy
     margin_needed = rubric.pairs.min_margin if min_margin is None else min_margin
@@ -50,24 +70,26 @@ def extract_pairs(
         return PairOutcome((), f"flagged {', '.join(blocking)}")
     if len(candidates) < 2:
         return PairOutcome((), "fewer than two candidates")
-    totals: dict[str, float] = {}
+    value_of: dict[str, float] = {}
     for cid, scores in candidates:
-        value = total(rubric, scores)
+        value = total(rubric, scores) if totals is None else totals.get(cid)
         if value is None:
             return PairOutcome((), "not every candidate is fully scored")
-        totals[cid] = value
+        value_of[cid] = value
     vetoed = [cid for cid, scores in candidates if vetoes(rubric, scores)]
     allowed = [cid for cid, _ in candidates if cid not in vetoed]
     if not allowed:
         return PairOutcome((), "every candidate fails a veto")
     # Vetoed candidates rank below every allowed one; ties keep display order (stable sort
     # of lists in display order: a set here made ties depend on string hashing).
-    ranked = sorted(allowed, key=lambda cid: -totals[cid]) + sorted(
-        vetoed, key=lambda cid: -totals[cid]
+    ranked = sorted(allowed, key=lambda cid: -value_of[cid]) + sorted(
+        vetoed, key=lambda cid: -value_of[cid]
     )
 
     def pair(chosen: str, rejected: str) -> PairChoice:
-        return PairChoice(chosen, rejected, totals[chosen] - totals[rejected], rejected in vetoed)
+        return PairChoice(
+            chosen, rejected, value_of[chosen] - value_of[rejected], rejected in vetoed
+        )
 
     best = ranked[0]
     if policy == "best-worst":

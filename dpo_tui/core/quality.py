@@ -16,11 +16,9 @@ from dpo_tui.core.agreement import (
     agreement_report,
     pair_direction_agreement,
 )
-from dpo_tui.core.models import CANDIDATE_LABELS, PreferencePair, Rubric
-from dpo_tui.core.scoring import total
-
-JudgedTotals = dict[tuple[str, str], dict[str, float | None]]
-"""(prompt id, annotator) -> candidate id -> weighted total (None until fully scored)"""
+from dpo_tui.core.models import CANDIDATE_LABELS, Rubric
+from dpo_tui.core.pairs import JudgedPair
+from dpo_tui.core.scoring import JudgedTotals, total
 
 MARGIN_BINS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0001)
 LEVELS = (("low", 0.0, 1 / 3), ("medium", 1 / 3, 2 / 3), ("high", 2 / 3, 1.0001))
@@ -48,6 +46,8 @@ class JudgementFacts:
     scores: dict[str, dict[str, int]]
     """candidate id -> criterion -> value"""
     updated_at: str = ""
+    totals: dict[str, float | None] | None = None
+    """candidate id -> `scoring.total` of its scores, when already computed"""
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class ReportInput:
     """(id, text, is a conversation)"""
     candidates: Sequence[CandidateFacts]
     judgements: Sequence[JudgementFacts]
-    pairs: Sequence[PreferencePair]
+    pairs: Sequence[JudgedPair]
     no_pair_reasons: dict[str, int]
     near_duplicate_prompts: Sequence[tuple[str, str, float]] = ()
     """(first id, second id, similarity), e.g. `core.dedup.near_duplicate_pairs` by id"""
@@ -111,7 +111,9 @@ def build_report(rubric: Rubric, data: ReportInput) -> QualityReport:
     judged_prompts = {j.prompt_id for j in data.judgements}
     candidates = {c.id: c for c in data.candidates}
     totals: JudgedTotals = {
-        (j.prompt_id, j.annotator): {cid: total(rubric, s) for cid, s in j.scores.items()}
+        (j.prompt_id, j.annotator): (
+            {cid: total(rubric, s) for cid, s in j.scores.items()} if j.totals is None else j.totals
+        )
         for j in data.judgements
     }
     counts = {
@@ -200,7 +202,7 @@ def _quality_levels(
     rubric: Rubric,
     judgements: Sequence[JudgementFacts],
     totals: JudgedTotals,
-    pairs: Sequence[PreferencePair],
+    pairs: Sequence[JudgedPair],
 ) -> dict[str, dict[str, int]]:
     """How candidates, chosen and rejected responses spread over low/medium/high totals."""
     levels: dict[str, dict[str, int]] = {
@@ -219,7 +221,7 @@ def _quality_levels(
 
 
 def _length_bias(
-    pairs: Sequence[PreferencePair], candidates: dict[str, CandidateFacts]
+    pairs: Sequence[JudgedPair], candidates: dict[str, CandidateFacts]
 ) -> dict[str, float]:
     known = [p for p in pairs if p.chosen_id in candidates and p.rejected_id in candidates]
     if not known:
@@ -236,7 +238,7 @@ def _length_bias(
 
 
 def _position_bias(
-    pairs: Sequence[PreferencePair], judgements: Sequence[JudgementFacts]
+    pairs: Sequence[JudgedPair], judgements: Sequence[JudgementFacts]
 ) -> dict[str, float]:
     """Share of chosen responses shown at each position (A, B ...), against an even spread."""
     orders = {(j.prompt_id, j.annotator): j.display_order for j in judgements}
@@ -259,7 +261,7 @@ def _position_bias(
 
 
 def _presets(
-    pairs: Sequence[PreferencePair], candidates: dict[str, CandidateFacts]
+    pairs: Sequence[JudgedPair], candidates: dict[str, CandidateFacts]
 ) -> dict[str, dict[str, float]]:
     """Per decoding preset: how often its candidates were chosen and rejected."""
     tally: dict[str, Counter[str]] = {}

@@ -9,6 +9,9 @@ from dpo_tui.core.models import Rubric
 Scores = Mapping[str, int]
 """criterion key -> score"""
 
+JudgedTotals = dict[tuple[str, str], dict[str, float | None]]
+"""(prompt id, annotator) -> candidate id -> weighted total (None until fully scored)"""
+
 
 def total(rubric: Rubric, scores: Scores) -> float | None:
     """Weighted mean of the scores, each rescaled to 0..1; None until every criterion is scored."""

@@ -400,6 +400,28 @@ class ProjectStore:
             grouped.setdefault(candidate.prompt_id, []).append(candidate)
         return grouped
 
+    def candidate_ids_by_prompt(self) -> dict[str, list[str]]:
+        """prompt id -> its candidates' ids in the order they were added, for every prompt
+        with candidates; one query."""
+        grouped: dict[str, list[str]] = {}
+        for cid, pid in self.db.execute("select id, prompt_id from candidates order by rowid"):
+            grouped.setdefault(pid, []).append(cid)
+        return grouped
+
+    def candidate_facts(self) -> list[tuple[str, str, int, str, str | None, float | None]]:
+        """(id, prompt id, length in characters, preset, near duplicate of, similarity) of
+        every candidate in the order they were added, texts left in the file."""
+        rows = self.db.execute(
+            # SQLite's length() stops at a NUL character: those few texts are measured here
+            "select id, prompt_id, case when instr(text, char(0)) = 0 then length(text) end, "
+            "coalesce(preset, ''), near_duplicate_of, similarity from candidates order by rowid"
+        ).fetchall()
+        for index, row in enumerate(rows):
+            if row[2] is None:
+                text = self.db.execute("select text from candidates where id = ?", [row[0]])
+                rows[index] = (row[0], row[1], len(text.fetchone()[0]), *row[3:])
+        return rows
+
     def replace_candidate(self, old_id: str, new: Candidate, annotator: str) -> None:
         """Put `new` in place of candidate `old_id` (same prompt), in one transaction: the
         annotator's own scores of the old one are dropped and its place in their display

@@ -88,3 +88,13 @@ def test_best_vs_rest_and_all_pairs():
         ("b", "c"),
     }
     assert all(p.margin >= 0.1 for p in every.pairs)
+
+
+def test_totals_given_are_used_in_place_of_the_scores():
+    table = [("a", s(3, 3)), ("b", s(5, 3))]
+    assert extract_pairs(RUBRIC, table).pairs[0].chosen == "b"
+    outcome = extract_pairs(RUBRIC, table, totals={"a": 0.9, "b": 0.1})
+    assert outcome.pairs == (PairChoice("a", "b", pytest.approx(0.8)),)
+    assert extract_pairs(RUBRIC, table, totals={"a": 0.9}).reason == (
+        "not every candidate is fully scored"
+    )

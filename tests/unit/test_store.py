@@ -197,3 +197,31 @@ def test_near_duplicate_prompts_are_kept_until_the_prompts_change(project: Proje
         (a, b),
         (prompt_id("Write a haiku about autumn."), prompt_id("Write a haiku about autumn!")),
     ]
+
+
+def test_candidate_facts_measure_every_text_in_characters(project: ProjectStore):
+    from dpo_tui.core.ids import candidate_id
+    from dpo_tui.core.models import Candidate
+
+    prompt = Prompt(id=prompt_id("Say hi"), text="Say hi", source="t")
+    project.add_prompts([prompt])
+    texts = ["héllo wörld", "before\x00after", "plain"]  # SQLite's length() stops at a NUL
+    project.add_candidates(
+        [
+            Candidate(
+                id=candidate_id(prompt.id, text),
+                prompt_id=prompt.id,
+                text=text,
+                origin="imported:t",
+                preset="wild" if text == "plain" else "",
+            )
+            for text in texts
+        ]
+    )
+    facts = {row[0]: row for row in project.candidate_facts()}
+    for text in texts:
+        cid = candidate_id(prompt.id, text)
+        assert facts[cid][1:4] == (prompt.id, len(text), "wild" if text == "plain" else "")
+    assert project.candidate_ids_by_prompt() == {
+        prompt.id: [candidate_id(prompt.id, t) for t in texts]
+    }
