@@ -135,6 +135,11 @@ class Rubric(Strict):
         )
         return terms, sum(c.weight for c in self.criteria)
 
+    @cached_property
+    def veto_rules(self) -> tuple[tuple[str, int], ...]:
+        """(key, veto_below) of each criterion with a veto, looked up once for `vetoes`."""
+        return tuple((c.key, c.veto_below) for c in self.criteria if c.veto_below is not None)
+
 
 Role = Literal["system", "user", "assistant"]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import statistics
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -194,8 +195,12 @@ def _histogram(values: Sequence[float], bins: Sequence[float]) -> dict[str, int]
     return result
 
 
+_LEVEL_NAMES = [name for name, _, _ in LEVELS]
+_LEVEL_TOPS = [high for _, _, high in LEVELS[:-1]]
+
+
 def _level(value: float) -> str:
-    return next(name for name, low, high in LEVELS if low <= value < high)
+    return _LEVEL_NAMES[bisect_right(_LEVEL_TOPS, value)]
 
 
 def _quality_levels(

@@ -27,8 +27,4 @@ def total(rubric: Rubric, scores: Scores) -> float | None:
 
 def vetoes(rubric: Rubric, scores: Scores) -> list[str]:
     """Keys of the criteria whose veto this candidate fails: it can never be chosen."""
-    return [
-        c.key
-        for c in rubric.criteria
-        if c.veto_below is not None and c.key in scores and scores[c.key] < c.veto_below
-    ]
+    return [key for key, below in rubric.veto_rules if key in scores and scores[key] < below]
