@@ -45,6 +45,7 @@ import dpo_tui.report
 from dpo_tui.core.ids import candidate_id, prompt_id
 from dpo_tui.core.models import FLAGS, Candidate, Prompt, Rubric
 from dpo_tui.core.rubric import load_rubric, resolve_rubric
+from dpo_tui.dataset import ProjectAnnotations
 from dpo_tui.merge import merge_files
 from dpo_tui.report import project_report
 from dpo_tui.store.project import ProjectStore
@@ -352,9 +353,11 @@ def run(folder: Path, files: list[Path]) -> None:
         ProjectStore.open(merged) as target,
         watch.watching(
             (merge, "_read", "merge: open, validate, read rows (_read)"),
-            (merge, "_write", "merge: write rows (_write)"),
-            (ProjectStore, "add_candidates", "  of which add_candidates (all skipped)"),
-            (report, "collect_pairs", "report: collect_pairs"),
+            (merge, "_write_scores", "merge: write scores (_write_scores)"),
+            (merge, "_write_judgements", "merge: write judgements (_write_judgements)"),
+            (ProjectAnnotations, "load", "report: read prompts, scores, judgements (load)"),
+            (ProjectStore, "candidate_facts", "report: candidate lengths (candidate_facts)"),
+            (report, "judge_pairs", "report: judge_pairs"),
             (ProjectStore, "near_duplicate_prompts", "report: near-duplicate prompts (kept)"),
             (report, "build_report", "report: build_report"),
             (dpo_tui.core.quality, "_agreement", "  of which agreement"),
@@ -395,9 +398,9 @@ def run(folder: Path, files: list[Path]) -> None:
     print("\nparts (wrapped calls):")
     for label, seconds in watch.seconds.items():
         print(f"  {label:<44} {seconds:8.2f} s")
-    gathered = report_seconds - watch.seconds["report: collect_pairs"]
-    gathered -= watch.seconds["report: build_report"]
-    gathered -= watch.seconds["report: near-duplicate prompts (kept)"]
+    gathered = report_seconds - sum(
+        seconds for label, seconds in watch.seconds.items() if label.startswith("report:")
+    )
     print(f"  {'report: gathering facts (rest of it)':<44} {gathered:8.2f} s")
 
 
