@@ -355,7 +355,7 @@ def run(folder: Path, files: list[Path]) -> None:
             (merge, "_read", "merge: open, validate, read rows (_read)"),
             (merge, "_write_scores", "merge: write scores (_write_scores)"),
             (merge, "_write_judgements", "merge: write judgements (_write_judgements)"),
-            (ProjectAnnotations, "load", "report: read prompts, scores, judgements (load)"),
+            (ProjectAnnotations, "load", "report: read the project (load)"),
             (ProjectStore, "candidate_facts", "report: candidate lengths (candidate_facts)"),
             (report, "judge_pairs", "report: judge_pairs"),
             (ProjectStore, "near_duplicate_prompts", "report: near-duplicate prompts (kept)"),
