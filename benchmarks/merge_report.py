@@ -3,9 +3,9 @@
 A team project (`general_assistant` rubric, 5 criteria) is split by `team.plan` over 10
 annotators with 25% overlap, so each annotator file holds 10,000 prompts x 4 candidates
 (80,000 prompts in the team project); in each file every candidate is scored on all 5
-criteria and every prompt has a judgement. Prompts come from `dedup.py`'s generator (3%
-near-copies). Generation goes through the store's own methods (scores and judgements by
-`executemany` on the store's connection) and is not timed.
+criteria (one score card) and every prompt has a judgement. Prompts come from `dedup.py`'s
+generator (3% near-copies). Generation goes through the store's own methods (score cards and
+judgements by `executemany` on the store's connection) and is not timed.
 
 Timed: `merge_files(target, files)`, then `project_report(target)`, against the issue's
 target of 30 s in total, with the rows merged per second; the parts of each, timed by
@@ -14,8 +14,8 @@ copy of the team project with plain `INSERT ... SELECT` through `ATTACH` (the un
 merge deliberately avoids: no validation, no conflict report).
 
 Run from the repository root: `python benchmarks/merge_report.py [--files N] [--prompts N]
-[--keep DIR]`. At the defaults on 2 cores: about 2 minutes of generation, then 10-15 minutes
-measured, 2.7 GB of disk; `--keep` keeps the generated files in DIR and reuses them.
+[--keep DIR]`. At the defaults on 2 cores: about 2 minutes of generation, then 1-2 minutes
+measured, 2 GB of disk; `--keep` keeps the generated files in DIR and reuses them.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ from dpo_tui.core.rubric import load_rubric, resolve_rubric
 from dpo_tui.dataset import ProjectAnnotations
 from dpo_tui.merge import merge_files
 from dpo_tui.report import project_report
+from dpo_tui.store.cards import card_json
 from dpo_tui.store.project import ProjectStore
 from dpo_tui.team import plan
 
@@ -68,10 +69,10 @@ COPY_SQL = {
     "preset, params, token_count, gen_seconds, created_at, near_duplicate_of, similarity) "
     "select id, prompt_id, text, origin, model, preset, params, token_count, gen_seconds, "
     "created_at, near_duplicate_of, similarity from incoming.candidates",
-    "scores": "insert into scores (candidate_id, annotator, criterion, value, updated_at) "
-    "select candidate_id, annotator, criterion, value, updated_at from incoming.scores "
-    "where true on conflict (candidate_id, annotator, criterion) do update set "
-    "value = excluded.value, updated_at = excluded.updated_at "
+    "scores": "insert into scores (candidate_id, annotator, criteria, updated_at) "
+    "select candidate_id, annotator, criteria, updated_at from incoming.scores "
+    "where true on conflict (candidate_id, annotator) do update set "
+    "criteria = excluded.criteria, updated_at = excluded.updated_at "
     "where excluded.updated_at > scores.updated_at",
     "judgements": "insert into judgements (prompt_id, annotator, diagnosis, flags, "
     "display_order, seconds_spent, updated_at) select prompt_id, annotator, diagnosis, flags, "
@@ -158,12 +159,12 @@ def score(rubric: Rubric, quality: float, rng: random.Random) -> dict[str, int]:
 
 
 def annotate(store: ProjectStore, name: str, prompts: list[Prompt], team: Team, seed: int) -> None:
-    """Score every candidate on every criterion and judge every prompt, as `name`, through
-    `executemany` on the store's connection in one transaction."""
+    """Score every candidate on every criterion (one card each) and judge every prompt, as
+    `name`, through `executemany` on the store's connection in one transaction."""
     rng = random.Random(f"{seed}:{name}")
     rubric = store.rubric
     clock = datetime(2025, 3, 1, 9, tzinfo=UTC)
-    scores: list[tuple[str, str, str, int, str]] = []
+    scores: list[tuple[str, str, str, str]] = []
     judgements: list[tuple[str, str, str, str, str, float, str]] = []
     for prompt in prompts:
         spent = rng.uniform(30, 240)
@@ -172,8 +173,7 @@ def annotate(store: ProjectStore, name: str, prompts: list[Prompt], team: Team, 
         order = [c.id for c in team.candidates[prompt.id]]
         rng.shuffle(order)
         for cid in order:
-            for key, value in score(rubric, team.quality[cid], rng).items():
-                scores.append((cid, name, key, value, stamp))
+            scores.append((cid, name, card_json(score(rubric, team.quality[cid], rng)), stamp))
         flags = [rng.choice(FLAGS)] if rng.random() < 0.04 else []
         diagnosis = f"The chosen one is better: {rng.choice(('clearer', 'more complete'))}."
         judgements.append(
@@ -181,8 +181,8 @@ def annotate(store: ProjectStore, name: str, prompts: list[Prompt], team: Team, 
         )
     with store.db.atomic():
         store.db.conn.executemany(
-            "insert into scores (candidate_id, annotator, criterion, value, updated_at) "
-            "values (?, ?, ?, ?, ?)",
+            "insert into scores (candidate_id, annotator, criteria, updated_at) "
+            "values (?, ?, ?, ?)",
             scores,
         )
         store.db.conn.executemany(
@@ -219,13 +219,15 @@ def generate(folder: Path, files: int, per_file: int) -> None:
 
 
 def counts(path: Path) -> dict[str, int]:
-    """Rows per table in a project file (read-only)."""
+    """Rows per table in a project file (read-only), and the scores in its score cards."""
     conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
     try:
-        return {
+        found = {
             table: conn.execute(f"select count(*) from {table}").fetchone()[0]
             for table in ("prompts", "candidates", "scores", "judgements")
         }
+        query = "select coalesce(sum((select count(*) from json_each(criteria))), 0) from scores"
+        return found | {"values": conn.execute(query).fetchone()[0]}
     finally:
         conn.close()
 
@@ -333,11 +335,13 @@ def run(folder: Path, files: list[Path]) -> None:
         shutil.copyfile(folder / TEAM, path)
     held = [counts(path) for path in files]
     rows = {table: sum(c[table] for c in held) for table in held[0]}
+    values = rows.pop("values")
     total_rows = sum(rows.values())
     print(
         f"team project: {counts(merged)['prompts']:,} prompts; {len(files)} files: "
-        + ", ".join(f"{n:,} {table}" for table, n in rows.items())
-        + f" = {total_rows:,} rows"
+        f"{rows['prompts']:,} prompts, {rows['candidates']:,} candidates, {rows['scores']:,} "
+        f"score cards ({values:,} scores), {rows['judgements']:,} judgements "
+        f"= {total_rows:,} rows"
     )
 
     # `dpo-tui import` computes near-duplicate prompts and keeps them in the file (merge
@@ -373,7 +377,8 @@ def run(folder: Path, files: list[Path]) -> None:
     conflicts = sum(len(s.conflicts) for s in summaries)
     total = merge_seconds + report_seconds
     print(
-        f"merged: {written:,} rows written ({after['scores']:,} scores, "
+        f"merged: {written:,} rows written ({after['scores']:,} score cards holding "
+        f"{after['values']:,} scores, "
         f"{after['judgements']:,} judgements in the team project), {conflicts} conflicts"
     )
     agreement = result.agreement.pair_direction.percent if result.agreement else None

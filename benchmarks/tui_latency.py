@@ -418,8 +418,8 @@ def check_committed(path: Path, candidate: str, criterion: str, value: int) -> N
     other = sqlite3.connect(path)
     try:
         row = other.execute(
-            "select value from scores where candidate_id = ? and annotator = ? and criterion = ?",
-            [candidate, ANNOTATOR, criterion],
+            "select criteria ->> ? from scores where candidate_id = ? and annotator = ?",
+            [f"$.{criterion}", candidate, ANNOTATOR],
         ).fetchone()
     finally:
         other.close()

@@ -140,15 +140,13 @@ def import_annotations(
                 for cid, (pid, text) in rows.candidates.items()
             ]
         ).added
-        replaced = 0
+        cards: dict[tuple[str, str], dict[str, int | None]] = {}
         for cid, annotator, criterion, value in rows.scores:
-            held = store.db.execute(
-                "select value from scores where candidate_id = ? and annotator = ? "
-                "and criterion = ?",
-                [cid, annotator, criterion],
-            ).fetchone()
-            replaced += held is not None and held[0] != value
-            store.set_score(cid, annotator, criterion, value)
+            cards.setdefault((cid, annotator), {})[criterion] = value
+        replaced = 0
+        for (cid, annotator), values in cards.items():
+            before = store.set_scores(cid, annotator, values)
+            replaced += sum(key in before and before[key] != values[key] for key in values)
         for (pid, annotator), (diagnosis, flags) in rows.judgements.items():
             judgement = store.judgement(pid, annotator) or Judgement(
                 prompt_id=pid, annotator=annotator

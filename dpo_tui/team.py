@@ -103,7 +103,7 @@ def pack(project: Path, out: Path | None = None) -> Packed:
         store.db.execute("VACUUM INTO ?", [str(target)])
         meta = store.meta
         judged = store.db.execute("select count(*) from judgements").fetchone()[0]
-        scores = store.db.execute("select count(*) from scores").fetchone()[0]
+        scores = store.score_count()
         done = AnnotationSession(store).progress().done
     conn = sqlite3.connect(target)
     try:

@@ -12,7 +12,9 @@ import pytest
 from dpo_tui.core.importers.base import ImportOptions
 from dpo_tui.core.rubric import load_rubric
 from dpo_tui.operations import import_candidates, import_prompts
+from dpo_tui.store.migrations import CARDS_SINCE
 from dpo_tui.store.project import ProjectStore
+from dpo_tui.store.safe_open import expected_schema
 
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).parent.parent
@@ -42,6 +44,35 @@ def snapshot(path: Path) -> list[str]:
         return list(conn.iterdump())
     finally:
         conn.close()
+
+
+def written_before_score_cards(path: Path, seconds_apart: bool = False) -> None:
+    """Rewrite a project file as dpo-tui wrote it before score cards (schema 7: one scores
+    row per criterion); with `seconds_apart`, a card's criteria were set a second apart."""
+    [table_sql] = [
+        sql
+        for kind, name, _, sql in expected_schema(CARDS_SINCE - 1)
+        if (kind, name) == ("table", "scores")
+    ]
+    conn = sqlite3.connect(path)
+    with conn:
+        cards = conn.execute(
+            "select candidate_id, annotator, criteria, updated_at from scores order by rowid"
+        ).fetchall()
+        conn.execute("drop table scores")
+        conn.execute(table_sql)
+        conn.executemany(
+            "insert into scores values (?, ?, ?, ?, ?)",
+            [
+                (cid, annotator, key, value, f"{updated[:18]}{n}" if seconds_apart else updated)
+                for cid, annotator, criteria, updated in cards
+                for n, (key, value) in enumerate(sorted(json.loads(criteria).items()))
+            ],
+        )
+        conn.execute("delete from _sqlite_migrations where name = 'm008_score_cards'")
+        conn.execute("update meta set value = ? where key = 'schema_version'", [CARDS_SINCE - 1])
+    conn.execute("PRAGMA journal_mode = DELETE")
+    conn.close()
 
 
 @pytest.fixture

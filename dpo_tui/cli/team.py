@@ -95,8 +95,8 @@ def merge(project: Path, files: tuple[Path, ...], allow_rubric_change: bool, max
         names = ", ".join(sorted(summary.annotators)) or "no annotations"
         say(
             f"{summary.path} ({names}): +{summary.prompts_added} prompts, "
-            f"+{summary.candidates_added} candidates, +{summary.scores_added} scores "
-            f"({summary.scores_updated} updated), +{summary.judgements_added} judgements "
+            f"+{summary.candidates_added} candidates, +{summary.cards_added} score cards "
+            f"({summary.cards_updated} updated), +{summary.judgements_added} judgements "
             f"({summary.judgements_updated} updated)"
         )
         for line in summary.warnings:

@@ -6,6 +6,8 @@ from sqlite_utils import Database
 from sqlite_utils.db import Table
 from sqlite_utils.migrations import Migrations
 
+from dpo_tui.store.cards import card_json
+
 MIGRATION_SET = "dpo_tui"
 
 
@@ -209,6 +211,39 @@ def m007_prompt_near_duplicates(db: Database) -> None:
     )
 
 
+def m008_score_cards(db: Database) -> None:
+    """Scores as cards: one row per candidate and annotator holding every criterion's value
+    (a JSON object, keys sorted), five times fewer rows to merge and read than one per
+    criterion. A card's `updated_at` is that of its latest value."""
+    cards: dict[tuple[str, str], tuple[dict[str, int], str]] = {}
+    rows = db.execute(
+        "select candidate_id, annotator, criterion, value, updated_at from scores order by rowid"
+    )
+    for cid, annotator, criterion, value, updated in rows:
+        values, latest = cards.setdefault((cid, annotator), ({}, updated))
+        values[criterion] = value
+        cards[(cid, annotator)] = (values, max(latest, updated))
+    _table(db, "scores").drop()
+    _table(db, "scores").create(
+        {"candidate_id": str, "annotator": str, "criteria": str, "updated_at": str},
+        pk=("candidate_id", "annotator"),
+        foreign_keys=[("candidate_id", "candidates", "id")],
+        not_null={"criteria", "updated_at"},
+    )
+    _table(db, "scores").insert_all(
+        (
+            {
+                "candidate_id": cid,
+                "annotator": annotator,
+                "criteria": card_json(values),
+                "updated_at": updated,
+            }
+            for (cid, annotator), (values, updated) in cards.items()
+        ),
+        batch_size=5_000,
+    )
+
+
 STEPS = (
     m001_initial,
     m002_import_log,
@@ -217,8 +252,11 @@ STEPS = (
     m005_resolutions,
     m006_eval_results,
     m007_prompt_near_duplicates,
+    m008_score_cards,
 )
 SCHEMA_VERSION = len(STEPS)
+CARDS_SINCE = STEPS.index(m008_score_cards) + 1
+"""The first schema version storing score cards (one row per criterion before it)."""
 KNOWN = [step.__name__ for step in STEPS]
 
 migrations = Migrations(MIGRATION_SET)

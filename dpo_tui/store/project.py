@@ -7,7 +7,7 @@ import hashlib
 import json
 import sqlite3
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
@@ -22,6 +22,7 @@ from dpo_tui.core.dedup import NEAR_DUPLICATE, closest_earlier, near_duplicate_p
 from dpo_tui.core.models import Candidate, Judgement, Message, Prompt, Resolution, Rubric
 from dpo_tui.core.rubric import LoadedRubric, parse_rubric
 from dpo_tui.errors import ProjectError, SchemaTooNewError
+from dpo_tui.store.cards import CardReader, card_json
 from dpo_tui.store.migrations import KNOWN, SCHEMA_VERSION, applied_names, migrations
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
@@ -471,36 +472,59 @@ class ProjectStore:
         self, candidate_id: str, annotator: str, criterion: str, value: int | None
     ) -> None:
         """Set (or with None, clear) one score, committed at once."""
-        if value is None:
-            self.db.execute(
-                "delete from scores where candidate_id = ? and annotator = ? and criterion = ?",
-                [candidate_id, annotator, criterion],
-            )
-            return
-        key = {c.key: c for c in self.rubric.criteria}.get(criterion)
-        if key is None:
-            raise ProjectError(f"{self.path}: the rubric has no criterion {criterion!r}")
-        if not key.scale.min <= value <= key.scale.max:
-            raise ProjectError(
-                f"{criterion}: {value} is outside the scale {key.scale.min}..{key.scale.max}"
-            )
-        self.db.execute(
-            "insert into scores (candidate_id, annotator, criterion, value, updated_at) "
-            "values (?, ?, ?, ?, ?) on conflict (candidate_id, annotator, criterion) "
-            "do update set value = excluded.value, updated_at = excluded.updated_at",
-            [candidate_id, annotator, criterion, value, now()],
-        )
+        self.set_scores(candidate_id, annotator, {criterion: value})
+
+    def set_scores(
+        self, candidate_id: str, annotator: str, values: Mapping[str, int | None]
+    ) -> dict[str, int]:
+        """Set (None: clear) criteria of an annotator's score card of a candidate in one
+        write, committed at once; returns the card as it was."""
+        scales = {c.key: c.scale for c in self.rubric.criteria}
+        for criterion, value in values.items():
+            scale = scales.get(criterion)
+            if scale is None:
+                raise ProjectError(f"{self.path}: the rubric has no criterion {criterion!r}")
+            if value is not None and not scale.min <= value <= scale.max:
+                raise ProjectError(
+                    f"{criterion}: {value} is outside the scale {scale.min}..{scale.max}"
+                )
+        with self.db.atomic():
+            row = self.db.execute(
+                "select criteria from scores where candidate_id = ? and annotator = ?",
+                [candidate_id, annotator],
+            ).fetchone()
+            before: dict[str, int] = {} if row is None else json.loads(row[0])
+            card = {**before, **values}
+            kept = {key: value for key, value in card.items() if value is not None}
+            if not kept:
+                self.db.execute(
+                    "delete from scores where candidate_id = ? and annotator = ?",
+                    [candidate_id, annotator],
+                )
+            else:
+                self.db.execute(
+                    "insert into scores (candidate_id, annotator, criteria, updated_at) "
+                    "values (?, ?, ?, ?) on conflict (candidate_id, annotator) "
+                    "do update set criteria = excluded.criteria, updated_at = excluded.updated_at",
+                    [candidate_id, annotator, card_json(kept), now()],
+                )
+        return before
 
     def scores(self, prompt_id: str, annotator: str) -> dict[str, dict[str, int]]:
         """candidate id -> criterion -> value, for one prompt and annotator."""
-        found: dict[str, dict[str, int]] = {}
         query = (
-            "select s.candidate_id, s.criterion, s.value from scores s "
+            "select s.candidate_id, s.criteria from scores s "
             "join candidates c on c.id = s.candidate_id where c.prompt_id = ? and s.annotator = ?"
         )
-        for cid, criterion, value in self.db.execute(query, [prompt_id, annotator]):
-            found.setdefault(cid, {})[criterion] = value
-        return found
+        return {
+            cid: json.loads(criteria)
+            for cid, criteria in self.db.execute(query, [prompt_id, annotator])
+        }
+
+    def score_count(self) -> int:
+        """How many scores (criterion values) the project holds, over every card."""
+        query = "select coalesce(sum((select count(*) from json_each(criteria))), 0) from scores"
+        return int(self.db.execute(query).fetchone()[0])
 
     def judgement(self, prompt_id: str, annotator: str) -> Judgement | None:
         row = self.db.execute(
@@ -510,13 +534,13 @@ class ProjectStore:
 
     def scores_by_item(self) -> dict[tuple[str, str], dict[str, dict[str, int]]]:
         """(prompt id, annotator) -> candidate id -> criterion -> value, for every score;
-        one pass over the scores table."""
+        one pass over the scores table. Equal cards are one shared dict: do not change them."""
         prompt_of = dict(self.db.execute("select id, prompt_id from candidates"))
+        card = CardReader()
         found: dict[tuple[str, str], dict[str, dict[str, int]]] = {}
-        query = "select candidate_id, annotator, criterion, value from scores"
-        for cid, annotator, criterion, value in self.db.execute(query):
-            item = found.setdefault((prompt_of[cid], annotator), {})
-            item.setdefault(cid, {})[criterion] = value
+        query = "select candidate_id, annotator, criteria from scores"
+        for cid, annotator, criteria in self.db.execute(query):
+            found.setdefault((prompt_of[cid], annotator), {})[cid] = card(criteria)
         return found
 
     def judgements_by_item(self) -> dict[tuple[str, str], Judgement]:
@@ -545,16 +569,16 @@ class ProjectStore:
         criteria = len(self.rubric.criteria)
         # Counts come from the prompt_id index and from scores alone: grouping candidates by
         # id would read every candidate row (measured 2-4 s on 100,000 prompts, 0.6 s this way).
+        # `cross join` walks the annotator's cards, not every candidate: on a merged project of
+        # 320,000 candidates, 0.22 s against 1.2 s.
         query = """
             with held as (
                 select prompt_id, count(*) as held from candidates group by prompt_id
             ), complete as (
                 select c.prompt_id, count(*) as complete
-                from (
-                    select candidate_id from scores where annotator = :annotator
-                    group by candidate_id having count(*) >= :criteria
-                ) s
-                join candidates c on c.id = s.candidate_id
+                from scores s cross join candidates c on c.id = s.candidate_id
+                where s.annotator = :annotator
+                and (select count(*) from json_each(s.criteria)) >= :criteria
                 group by c.prompt_id
             )
             select p.id, coalesce(h.held, 0), coalesce(k.complete, 0),
@@ -637,7 +661,7 @@ class ProjectStore:
                 "select count(*) from candidates where near_duplicate_of is not null"
             ),
             judged_prompts=count("select count(*) from judgements"),
-            scores=count("select count(*) from scores"),
+            scores=self.score_count(),
             imports=self.imports(),
         )
 

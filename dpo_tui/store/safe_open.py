@@ -20,7 +20,15 @@ from dpo_tui.store.migrations import KNOWN, SCHEMA_VERSION, migrations
 from dpo_tui.store.project import SQLITE_MAGIC
 
 DEFAULT_MAX_BYTES = 2 * 1024**3
-_ALLOWED_FUNCTIONS = {"count", "max", "min", "length", "coalesce", "json_each"}
+_ALLOWED_FUNCTIONS = {
+    "count",
+    "max",
+    "min",
+    "length",
+    "coalesce",
+    "json_each",
+    "json_group_object",
+}
 _OK = sqlite3.SQLITE_OK
 _DENY = sqlite3.SQLITE_DENY
 

@@ -227,7 +227,7 @@ def test_assign_pack_merge_commands(tmp_path: Path, app_project: Path):
     assert "annotator alice, 0 items done" in packed.output
     merged = run("merge", app_project, outbox / "alice.packed.dpo", outbox / "bob.dpo")
     assert merged.exit_code == 0, merged.output
-    assert "+0 scores" in merged.output
+    assert "+0 score cards" in merged.output
     noise = tmp_path / "noise.dpo"
     noise.write_bytes(b"\x00" * 100)
     bad = CliRunner().invoke(cli, ["merge", str(app_project), str(noise)])

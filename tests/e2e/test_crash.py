@@ -57,8 +57,8 @@ def test_kill_9_never_loses_an_acknowledged_change(app_project: Path):
             if key[0] == "score":
                 candidate, criterion = key[1].split(":")
                 row = store.db.execute(
-                    "select value from scores where candidate_id = ? and criterion = ?",
-                    [candidate, criterion],
+                    "select criteria ->> ? from scores where candidate_id = ?",
+                    [f"$.{criterion}", candidate],
                 ).fetchone()
                 assert row is not None and str(row[0]) in allowed, (key, row, allowed)
             else:

@@ -18,7 +18,10 @@ BAD = DATA / "annotations"
 def everything(store: ProjectStore) -> dict[str, object]:
     return {
         "scores": sorted(
-            store.db.execute("select candidate_id, annotator, criterion, value from scores")
+            store.db.execute(
+                "select candidate_id, annotator, card.key, card.value "
+                "from scores, json_each(scores.criteria) card"
+            )
         ),
         "judgements": sorted(
             store.db.execute("select prompt_id, annotator, diagnosis, flags from judgements")

@@ -94,15 +94,7 @@ def test_delete_refuses_scored_candidates(with_prompts: ProjectStore):
     import_candidates(with_prompts, CANDIDATES / "good.jsonl")
     reset = prompt_id("How do I reset my password?")
     first = with_prompts.candidates(reset)[0]
-    with_prompts.db["scores"].insert(
-        {
-            "candidate_id": first.id,
-            "annotator": "alice",
-            "criterion": "clarity",
-            "value": 4,
-            "updated_at": "t",
-        }
-    )
+    with_prompts.set_score(first.id, "alice", "clarity", 4)
     before = snapshot(with_prompts.path)
     with pytest.raises(ProjectError, match="already have scores"):
         with_prompts.delete_candidates([reset])

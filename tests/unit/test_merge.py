@@ -16,7 +16,7 @@ from dpo_tui.errors import ProjectError, SchemaTooNewError
 from dpo_tui.merge import merge_files
 from dpo_tui.store.project import ProjectStore
 from dpo_tui.team import assign, pack, plan
-from tests.conftest import DATA, snapshot
+from tests.conftest import DATA, snapshot, written_before_score_cards
 from tests.data.hostile.builders import HOSTILE
 
 RUBRIC = load_rubric(DATA / "rubrics" / "good.toml")
@@ -99,7 +99,7 @@ def test_merge_brings_both_annotators_in(team: dict[str, Path]):
     with ProjectStore.open(team["team"]) as store:
         summaries = merge_files(store, [team["alice"], team["bob"]])
         assert [s.annotators for s in summaries] == [{"alice"}, {"bob"}]
-        assert summaries[0].scores_added == 14  # 7 candidates x 2 criteria
+        assert summaries[0].cards_added == 7  # 7 candidates, each card 2 criteria
         assert summaries[0].judgements_added == 3
         assert summaries[0].prompts_added == 0
         annotators = {row[0] for row in store.db.execute("select distinct annotator from scores")}
@@ -139,25 +139,40 @@ def test_conflicting_edits_are_reported_and_the_newest_kept(team: dict[str, Path
             "clarity",
             5
             if store.db.execute(
-                "select value from scores where candidate_id = ? and criterion = 'clarity'", [first]
+                "select criteria ->> 'clarity' from scores where candidate_id = ?", [first]
             ).fetchone()[0]
             != 5
             else 4,
         )
         newest = store.db.execute(
-            "select value from scores where candidate_id = ? and criterion = 'clarity'", [first]
+            "select criteria ->> 'clarity' from scores where candidate_id = ?", [first]
         ).fetchone()[0]
     with ProjectStore.open(team["team"]) as store:
         merge_files(store, [team["alice"]])
         [summary] = merge_files(store, [older])
-        assert len(summary.conflicts) == 1
-        assert "kept" in summary.conflicts[0]
+        [conflict] = summary.conflicts
+        assert f"alice scored candidate {first} differently (clarity " in conflict
+        assert "kept the newer" in conflict
         kept = store.db.execute(
-            "select value from scores where candidate_id = ? and "
-            "criterion = 'clarity' and annotator = 'alice'",
+            "select criteria ->> 'clarity' from scores where candidate_id = ? "
+            "and annotator = 'alice'",
             [first],
         ).fetchone()[0]
         assert kept == newest
+
+
+def test_a_file_from_before_score_cards_merges_as_its_cards(team: dict[str, Path], tmp_path: Path):
+    old = tmp_path / "alice_v7.dpo"
+    shutil.copyfile(team["alice"], old)
+    written_before_score_cards(old)
+    other = tmp_path / "other.dpo"
+    shutil.copyfile(team["team"], other)
+    with ProjectStore.open(team["team"]) as store:
+        [summary] = merge_files(store, [old])
+    assert summary.cards_added == 7
+    with ProjectStore.open(other) as store:
+        merge_files(store, [team["alice"]])
+    assert content(team["team"]) == content(other)
 
 
 @pytest.mark.parametrize("name", sorted(HOSTILE))
@@ -190,7 +205,7 @@ def test_other_rubric_allowed_when_asked(team: dict[str, Path], tmp_path: Path):
     other = build(team["alice"], tmp_path / "other.dpo")
     with ProjectStore.open(team["team"]) as store:
         [summary] = merge_files(store, [other], allow_rubric_change=True)
-    assert summary.scores_added == 14
+    assert summary.cards_added == 7
 
 
 def test_pack_makes_a_self_contained_checked_file(team: dict[str, Path], tmp_path: Path):
@@ -202,7 +217,7 @@ def test_pack_makes_a_self_contained_checked_file(team: dict[str, Path], tmp_pat
     conn.close()
     with ProjectStore.open(team["team"]) as store:
         [summary] = merge_files(store, [packed.path])
-    assert summary.scores_added == 14 and not summary.warnings
+    assert summary.cards_added == 7 and not summary.warnings
     with pytest.raises(ProjectError, match="already exists"):
         pack(team["alice"], packed.path)
 

@@ -11,7 +11,7 @@ from dpo_tui.core.rubric import load_rubric
 from dpo_tui.errors import ProjectError, SchemaTooNewError
 from dpo_tui.store.migrations import KNOWN, SCHEMA_VERSION, applied_names, migrations
 from dpo_tui.store.project import ProjectStore
-from tests.conftest import DATA, snapshot
+from tests.conftest import DATA, snapshot, written_before_score_cards
 
 
 def make_prompt(text: str, messages: tuple[Message, ...] | None = None) -> Prompt:
@@ -119,6 +119,44 @@ def test_open_migrates_an_older_schema(tmp_path: Path):
         assert applied_names(store.db) == KNOWN
         assert store.db["imports"].exists()
         assert [p.text for p in store.prompts()] == ["kept"]
+
+
+def test_opening_a_file_from_before_score_cards_makes_one_card_per_candidate(app_project: Path):
+    with ProjectStore.open(app_project) as store:
+        first, second = next(iter(store.candidates_by_prompt().values()))[:2]
+        store.set_score(first.id, "alice", "safety", 2)
+        store.set_score(first.id, "alice", "clarity", 5)
+        store.set_score(second.id, "alice", "clarity", 1)
+        store.set_score(first.id, "bob", "safety", 1)
+        before = store.scores_by_item()
+    written_before_score_cards(app_project, seconds_apart=True)
+    with ProjectStore.open(app_project) as store:
+        assert store.meta.schema_version == SCHEMA_VERSION
+        assert store.scores_by_item() == before
+        assert store.score_count() == 4
+        cards = store.db.execute(
+            "select candidate_id, annotator, criteria, updated_at from scores"
+        ).fetchall()
+    assert sorted(row[:3] for row in cards) == sorted(
+        [
+            (first.id, "alice", '{"clarity":5,"safety":2}'),
+            (second.id, "alice", '{"clarity":1}'),
+            (first.id, "bob", '{"safety":1}'),
+        ]
+    )
+    # a card's time is its latest criterion's: criteria were written a second apart, in order
+    assert {row[2]: row[3][-1] for row in cards}['{"clarity":5,"safety":2}'] == "1"
+
+
+def test_clearing_every_criterion_removes_the_card(app_project: Path):
+    with ProjectStore.open(app_project) as store:
+        first = next(iter(store.candidates_by_prompt().values()))[0]
+        store.set_score(first.id, "alice", "clarity", 3)
+        store.set_score(first.id, "alice", "safety", 3)
+        store.set_score(first.id, "alice", "clarity", None)
+        assert store.scores(first.prompt_id, "alice") == {first.id: {"safety": 3}}
+        store.set_score(first.id, "alice", "safety", None)
+        assert store.db.execute("select count(*) from scores").fetchone() == (0,)
 
 
 def test_prompt_ids_are_content_hashes_of_normalized_text():

@@ -73,7 +73,10 @@ class HomeScreen(Screen[None]):
     def _distribution(self) -> Content:
         """A bar per score value per criterion, for this annotator's scores so far."""
         counts: dict[str, Counter[int]] = {c.key: Counter() for c in self.session.rubric.criteria}
-        query = "select criterion, value from scores where annotator = ?"
+        query = (
+            "select card.key, card.value from scores s, json_each(s.criteria) card "
+            "where s.annotator = ?"
+        )
         for criterion, value in self.session.store.db.execute(query, [self.session.annotator]):
             if criterion in counts:
                 counts[criterion][value] += 1

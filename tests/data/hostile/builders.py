@@ -59,7 +59,7 @@ def trigger(good: Path, out: Path) -> Path:
     return _edit(
         good,
         out,
-        "create trigger evil after insert on scores begin update scores set value = 1; end",
+        "create trigger evil after insert on scores begin update scores set criteria = '{}'; end",
     )
 
 
@@ -101,20 +101,30 @@ def forged_prompt_id(good: Path, out: Path) -> Path:
     )
 
 
+def _edit_first_score(good: Path, out: Path, change: str) -> Path:
+    return _edit(
+        good, out, f"update scores set {change} where rowid = (select min(rowid) from scores)"
+    )
+
+
 def score_outside_scale(good: Path, out: Path) -> Path:
     """A score of 99 on a 1-5 criterion."""
-    return _edit(
-        good, out, "update scores set value = 99 where rowid = (select min(rowid) from scores)"
-    )
+    return _edit_first_score(good, out, "criteria = json_set(criteria, '$.clarity', 99)")
 
 
 def unknown_criterion(good: Path, out: Path) -> Path:
     """A score on a criterion the rubric does not have."""
-    return _edit(
-        good,
-        out,
-        "update scores set criterion = 'charm' where rowid = (select min(rowid) from scores)",
-    )
+    return _edit_first_score(good, out, "criteria = json_set(criteria, '$.charm', 3)")
+
+
+def score_card_not_json(good: Path, out: Path) -> Path:
+    """A score card that is not JSON."""
+    return _edit_first_score(good, out, "criteria = 'clarity: 5'")
+
+
+def score_card_empty(good: Path, out: Path) -> Path:
+    """A score card with no scores in it."""
+    return _edit_first_score(good, out, "criteria = '{}'")
 
 
 def _edit_last_score(good: Path, out: Path, change: str) -> Path:
@@ -134,8 +144,8 @@ def score_with_blank_annotator(good: Path, out: Path) -> Path:
 
 
 def score_not_an_integer(good: Path, out: Path) -> Path:
-    """The last score is 2.5."""
-    return _edit_last_score(good, out, "value = 2.5")
+    """The last card scores clarity 2.5."""
+    return _edit_last_score(good, out, "criteria = json_set(criteria, '$.clarity', 2.5)")
 
 
 def score_time_not_text(good: Path, out: Path) -> Path:
@@ -156,11 +166,13 @@ HOSTILE: dict[str, tuple[Callable[[Path, Path], Path], str]] = {
     "forged_prompt_id": (forged_prompt_id, "is not the hash of its text"),
     "score_outside_scale": (score_outside_scale, "clarity = 99 is outside the scale 1..5"),
     "unknown_criterion": (unknown_criterion, "the rubric has no criterion 'charm'"),
+    "score_card_not_json": (score_card_not_json, "'clarity: 5' is not a JSON object"),
+    "score_card_empty": (score_card_empty, "'{}' is not a JSON object of scores"),
     "score_of_unknown_candidate": (
         score_of_unknown_candidate,
         "its candidate 'ffffffffffffffff' is in neither file",
     ),
     "score_with_blank_annotator": (score_with_blank_annotator, "the annotator name is empty"),
-    "score_not_an_integer": (score_not_an_integer, "= 2.5 is outside the scale"),
+    "score_not_an_integer": (score_not_an_integer, "clarity = 2.5 is outside the scale"),
     "score_time_not_text": (score_time_not_text, "updated_at must be a timestamp"),
 }
