@@ -175,6 +175,33 @@ def test_a_file_from_before_score_cards_merges_as_its_cards(team: dict[str, Path
     assert content(team["team"]) == content(other)
 
 
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ("value = 99", "scores row 1: clarity = 99 is outside the scale 1..5"),
+        ("criterion = 'charm'", "scores row 1: the rubric has no criterion 'charm'"),
+        ("criterion = null", "scores row 1: criteria .* is not a JSON object"),
+    ],
+)
+def test_a_bad_row_in_a_file_from_before_score_cards_is_refused(
+    team: dict[str, Path], tmp_path: Path, change: str, expected: str
+):
+    old = tmp_path / "alice_v7.dpo"
+    shutil.copyfile(team["alice"], old)
+    written_before_score_cards(old)
+    conn = sqlite3.connect(old)
+    with conn:
+        conn.execute(
+            f"update scores set {change} where rowid = (select min(rowid) from scores) "
+            "and criterion = 'clarity'"
+        )
+    conn.close()
+    before = team["team"].read_bytes()
+    with ProjectStore.open(team["team"]) as store, pytest.raises(ProjectError, match=expected):
+        merge_files(store, [old])
+    assert team["team"].read_bytes() == before
+
+
 @pytest.mark.parametrize("name", sorted(HOSTILE))
 def test_hostile_file_is_refused_and_the_target_is_byte_identical(
     team: dict[str, Path], tmp_path: Path, name: str
