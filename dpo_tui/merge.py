@@ -26,6 +26,8 @@ from dpo_tui.store.project import ImportRecord, ProjectStore, now
 from dpo_tui.store.safe_open import DEFAULT_MAX_BYTES, UntrustedProjectError, open_untrusted
 
 ScoreRow = tuple[str, str, str, str]  # candidate, annotator, card (JSON), updated_at
+_UNREADABLE = (ValueError, TypeError, RecursionError)
+"""What reading a received value can raise (RecursionError: JSON nested thousands deep)."""
 JudgementRow = tuple[str, str, str, str, str, float, str]
 # prompt, annotator, diagnosis, flags JSON, display order JSON, seconds, updated_at
 
@@ -178,10 +180,10 @@ class _Validator:
                     raise ValueError("text and source must be text")
                 if not isinstance(tag_list, list) or not all(isinstance(t, str) for t in tag_list):
                     raise ValueError("tags must be a JSON list of strings")
-            except (ValueError, TypeError) as exc:
+            except _UNREADABLE as exc:
                 raise self.fail("prompts", number, str(exc)) from None
             if pid != prompt_id(text, turns):
-                raise self.fail("prompts", number, f"id {pid!r} is not the hash of its text")
+                raise self.fail("prompts", number, f"id {_shown(pid)} is not the hash of its text")
             self.prompt_ids.add(pid)
             if pid not in self.held.prompts:
                 found.append(
@@ -198,9 +200,13 @@ class _Validator:
         for number, row in enumerate(conn.execute(query), 1):
             cid, pid, text, origin, model, preset, params, tokens, seconds = row
             if pid not in self.prompt_ids and pid not in self.held.prompts:
-                raise self.fail("candidates", number, f"its prompt {pid!r} is in neither file")
+                raise self.fail(
+                    "candidates", number, f"its prompt {_shown(pid)} is in neither file"
+                )
             if not isinstance(text, str) or cid != candidate_id(pid, text):
-                raise self.fail("candidates", number, f"id {cid!r} is not the hash of its text")
+                raise self.fail(
+                    "candidates", number, f"id {_shown(cid)} is not the hash of its text"
+                )
             self.candidate_ids.add(cid)
             if cid in self.held.candidates:
                 continue
@@ -219,36 +225,50 @@ class _Validator:
                         gen_seconds=seconds,
                     )
                 )
-            except (ValueError, TypeError) as exc:
+            except _UNREADABLE as exc:
                 raise self.fail("candidates", number, str(exc).splitlines()[0]) from None
         return found
 
     def scores(self, conn: sqlite3.Connection, version: int) -> list[ScoreRow]:
-        """Score cards, each kept in its stored form (keys sorted, compact). A file from
-        before cards (schema 7 and older, one row per criterion) is read as cards, numbered
-        in that order."""
-        query = (
-            "select candidate_id, annotator, criteria, updated_at from scores order by rowid"
-            if version >= CARDS_SINCE
-            else "select candidate_id, annotator, json_group_object(criterion, value), "
-            "max(updated_at) from scores group by candidate_id, annotator order by min(rowid)"
-        )
-        found = conn.execute(query).fetchall()
-        for number, row in enumerate(found, 1):
+        """Score cards, each in its stored form (keys sorted, compact). A file from before
+        cards (schema 7 and older) holds a row per criterion: read as cards, a card's problem
+        named at its first row."""
+        if version >= CARDS_SINCE:
+            query = "select candidate_id, annotator, criteria, updated_at, rowid from scores"
+        else:
+            self._check_criterion_rows(conn)
+            query = (
+                "select candidate_id, annotator, json_group_object(criterion, value), "
+                "max(updated_at), min(rowid) from scores group by candidate_id, annotator"
+            )
+        found = []
+        for cid, annotator, criteria, updated, first in conn.execute(f"{query} order by 5"):
+            row = (cid, annotator, criteria, updated)
             problem = self._score_problem(row)
             if problem:
-                raise self.fail("scores", number, problem)
-            stored = self.cards[row[2]]
-            if stored != row[2]:
-                found[number - 1] = (row[0], row[1], stored, row[3])
+                raise self.fail("scores", _row_number(conn, first), problem)
+            found.append((cid, annotator, self.cards[criteria], updated))
         return found
+
+    def _check_criterion_rows(self, conn: sqlite3.Connection) -> None:
+        """In a file from before cards: the first row whose criterion is not the rubric's or
+        whose value is not an integer on its scale, found in SQL and named exactly."""
+        known = " or ".join("(criterion = ? and value between ? and ?)" for _ in self.scales)
+        bad = conn.execute(
+            "select rowid, criterion, value from scores where typeof(criterion) != 'text' "
+            f"or typeof(value) != 'integer' or not ({known}) order by rowid limit 1",
+            [item for key, s in self.scales.items() for item in (key, s.min, s.max)],
+        ).fetchone()
+        if bad is not None:
+            problem = self._value_problem(bad[1], bad[2])
+            raise self.fail("scores", _row_number(conn, bad[0]), str(problem))
 
     def _score_problem(self, row: ScoreRow) -> str | None:
         """What is wrong with a score card, if anything; a good card's stored form goes in
         `self.cards` (each distinct text is checked once)."""
         cid, annotator, criteria, updated = row
         if cid not in self.candidate_ids and cid not in self.held.candidates:
-            return f"its candidate {cid!r} is in neither file"
+            return f"its candidate {_shown(cid)} is in neither file"
         if type(annotator) is not str or not annotator.strip():
             return "the annotator name is empty"
         if type(updated) is not str:
@@ -257,17 +277,24 @@ class _Validator:
             return None
         try:
             values = json.loads(criteria)
-        except (ValueError, TypeError):
-            return f"criteria {criteria!r} is not a JSON object"
+        except _UNREADABLE:
+            return f"criteria {_shown(criteria)} is not a JSON object"
         if type(values) is not dict or not values:
-            return f"criteria {criteria!r} is not a JSON object of scores"
+            return f"criteria {_shown(criteria)} is not a JSON object of scores"
         for criterion, value in values.items():
-            scale = self.scales.get(criterion)
-            if scale is None:
-                return f"the rubric has no criterion {criterion!r}"
-            if type(value) is not int or not scale.min <= value <= scale.max:
-                return f"{criterion} = {value!r} is outside the scale {scale.min}..{scale.max}"
+            problem = self._value_problem(criterion, value)
+            if problem:
+                return problem
         self.cards[criteria] = card_json(values)
+        return None
+
+    def _value_problem(self, criterion: object, value: object) -> str | None:
+        scale = self.scales.get(criterion)  # type: ignore[call-overload]
+        if scale is None:
+            return f"the rubric has no criterion {_shown(criterion)}"
+        if type(value) is not int or not scale.min <= value <= scale.max:
+            shown = _shown(value)
+            return f"{criterion} = {shown} is outside the scale {scale.min}..{scale.max}"
         return None
 
     def judgements(self, conn: sqlite3.Connection) -> list[JudgementRow]:
@@ -280,13 +307,13 @@ class _Validator:
             pid, annotator, diagnosis, flags, order, seconds, updated = row
             try:
                 if pid not in self.prompt_ids and pid not in self.held.prompts:
-                    raise ValueError(f"its prompt {pid!r} is in neither file")
+                    raise ValueError(f"its prompt {_shown(pid)} is in neither file")
                 if not isinstance(annotator, str) or not annotator.strip():
                     raise ValueError("the annotator name is empty")
                 flag_list = json.loads(flags or "[]")
                 order_list = json.loads(order or "[]")
                 if not isinstance(flag_list, list) or not set(flag_list) <= set(FLAGS):
-                    raise ValueError(f"unknown flags {flags!r}")
+                    raise ValueError(f"unknown flags {_shown(flags)}")
                 if not isinstance(order_list, list) or not all(
                     isinstance(x, str) for x in order_list
                 ):
@@ -296,7 +323,7 @@ class _Validator:
                 spent = float(seconds or 0)
                 if spent < 0:
                     raise ValueError("seconds_spent is negative")
-            except (ValueError, TypeError) as exc:
+            except _UNREADABLE as exc:
                 raise self.fail("judgements", number, str(exc)) from None
             found.append(
                 (
@@ -362,10 +389,14 @@ def _write_scores(target: ProjectStore, incoming: list[_Incoming]) -> None:
             else:
                 newer = (updated, criteria) > (existing[1], existing[0])
                 if existing[0] != criteria:
+                    kept = (
+                        f"kept the newer, of {max(updated, existing[1])[:19]}"
+                        if updated != existing[1]
+                        else f"both of {updated[:19]}: kept the same one whatever the order"
+                    )
                     summary.conflicts.append(
                         f"{annotator} scored candidate {cid} differently "
-                        f"({_card_difference(existing[0], criteria)}): kept the newer, of "
-                        f"{max(updated, existing[1])[:19]}"
+                        f"({_card_difference(existing[0], criteria)}): {kept}"
                     )
                 if not newer:
                     continue
@@ -382,6 +413,17 @@ def _write_scores(target: ProjectStore, incoming: list[_Incoming]) -> None:
         "set criteria = excluded.criteria, updated_at = excluded.updated_at "
         "where (excluded.updated_at, excluded.criteria) > (scores.updated_at, scores.criteria)",
     )
+
+
+def _row_number(conn: sqlite3.Connection, rowid: int) -> int:
+    """The place of a scores row in the file, counted as the other readers count them."""
+    return conn.execute("select count(*) from scores where rowid <= ?", [rowid]).fetchone()[0]
+
+
+def _shown(value: object, limit: int = 60) -> str:
+    """A received value as an error message shows it: its repr, cut short."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
 
 
 def _card_difference(first: str, second: str) -> str:

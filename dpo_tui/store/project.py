@@ -184,11 +184,30 @@ class ProjectStore:
                 hint="upgrade dpo-tui (pip install -U dpo-tui) to open this file",
             )
         if len(applied) < SCHEMA_VERSION:
-            with self.db.atomic():
+            with self.reading_to_write():
                 migrations.apply(self.db)
                 self._table("meta").upsert(
                     {"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key"
                 )
+
+    @contextlib.contextmanager
+    def reading_to_write(self) -> Iterator[None]:
+        """A transaction that reads, then writes what it read: it takes the write lock first
+        (waiting as the busy timeout allows). In WAL mode a plain transaction whose snapshot
+        another process wrote past fails at its first write with "database is locked", at
+        once. Inside a transaction already open: a savepoint."""
+        conn = self.db.conn
+        if conn.in_transaction:
+            with self.db.atomic():
+                yield
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
 
     def close(self) -> None:
         """Copy what the WAL holds into the file, without waiting on other connections, and
@@ -484,11 +503,13 @@ class ProjectStore:
             scale = scales.get(criterion)
             if scale is None:
                 raise ProjectError(f"{self.path}: the rubric has no criterion {criterion!r}")
-            if value is not None and not scale.min <= value <= scale.max:
+            if value is not None and (
+                type(value) is not int or not scale.min <= value <= scale.max
+            ):
                 raise ProjectError(
                     f"{criterion}: {value} is outside the scale {scale.min}..{scale.max}"
                 )
-        with self.db.atomic():
+        with self.reading_to_write():
             row = self.db.execute(
                 "select criteria from scores where candidate_id = ? and annotator = ?",
                 [candidate_id, annotator],
@@ -598,7 +619,7 @@ class ProjectStore:
 
     def record_round(self, entry: ExportRound) -> ExportRound:
         """Log an export as the next round; returns it with its number."""
-        with self.db.atomic():
+        with self.reading_to_write():
             last = self.db.execute("select coalesce(max(number), 0) from rounds").fetchone()[0]
             entry = entry.model_copy(update={"number": last + 1})
             row = entry.model_dump()

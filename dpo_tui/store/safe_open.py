@@ -28,6 +28,7 @@ _ALLOWED_FUNCTIONS = {
     "coalesce",
     "json_each",
     "json_group_object",
+    "typeof",
 }
 _OK = sqlite3.SQLITE_OK
 _DENY = sqlite3.SQLITE_DENY

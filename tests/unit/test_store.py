@@ -159,6 +159,44 @@ def test_clearing_every_criterion_removes_the_card(app_project: Path):
         assert store.db.execute("select count(*) from scores").fetchone() == (0,)
 
 
+def test_a_score_is_written_when_another_process_writes_meanwhile(
+    app_project: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """In WAL mode a transaction that read before another connection committed cannot write
+    ("database is locked", at once): setting a score takes the write lock before it reads
+    the card, so the other writer waits instead."""
+    with ProjectStore.open(app_project) as store:
+        first = next(iter(store.candidates_by_prompt().values()))[0]
+        other = sqlite3.connect(app_project, isolation_level=None, timeout=0)
+        execute = store.db.execute
+        waited = []
+
+        def write_meanwhile(sql: str, parameters: object = None) -> sqlite3.Cursor:
+            cursor = execute(sql, parameters)  # type: ignore[arg-type]
+            if sql.startswith("select criteria from scores"):
+                try:
+                    other.execute("insert into meta (key, value) values ('other', 'writer')")
+                except sqlite3.OperationalError:
+                    waited.append(sql)
+            return cursor
+
+        monkeypatch.setattr(store.db, "execute", write_meanwhile)
+        store.set_score(first.id, "alice", "clarity", 4)
+        monkeypatch.undo()
+        other.close()
+        assert waited
+        assert store.scores(first.prompt_id, "alice") == {first.id: {"clarity": 4}}
+
+
+@pytest.mark.parametrize("value", [True, 2.0, 9])
+def test_a_score_must_be_an_integer_on_the_scale(app_project: Path, value: object):
+    with ProjectStore.open(app_project) as store:
+        first = next(iter(store.candidates_by_prompt().values()))[0]
+        with pytest.raises(ProjectError, match=r"outside the scale 1\.\.5"):
+            store.set_score(first.id, "alice", "clarity", value)  # type: ignore[arg-type]
+        assert store.scores(first.prompt_id, "alice") == {}
+
+
 def test_prompt_ids_are_content_hashes_of_normalized_text():
     assert prompt_id("Hello   World ") == prompt_id("hello world")
     assert prompt_id("hello world") != prompt_id("hello, world")

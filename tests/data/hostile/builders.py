@@ -122,6 +122,21 @@ def score_card_not_json(good: Path, out: Path) -> Path:
     return _edit_first_score(good, out, "criteria = 'clarity: 5'")
 
 
+def score_card_nested_deep(good: Path, out: Path) -> Path:
+    """A score card of 100,000 nested JSON arrays (Python's parser gives up on recursion)."""
+    return _edit_first_score(good, out, "criteria = printf('%.*c', 100000, '[')")
+
+
+def tags_nested_deep(good: Path, out: Path) -> Path:
+    """A prompt's tags as 100,000 nested JSON arrays."""
+    return _edit(
+        good,
+        out,
+        "update prompts set tags = printf('%.*c', 100000, '[') "
+        "where rowid = (select min(rowid) from prompts)",
+    )
+
+
 def score_card_empty(good: Path, out: Path) -> Path:
     """A score card with no scores in it."""
     return _edit_first_score(good, out, "criteria = '{}'")
@@ -168,6 +183,12 @@ HOSTILE: dict[str, tuple[Callable[[Path, Path], Path], str]] = {
     "unknown_criterion": (unknown_criterion, "the rubric has no criterion 'charm'"),
     "score_card_not_json": (score_card_not_json, "'clarity: 5' is not a JSON object"),
     "score_card_empty": (score_card_empty, "'{}' is not a JSON object of scores"),
+    "score_card_nested_deep": (
+        score_card_nested_deep,
+        "criteria '[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[... "
+        "(100,002 characters) is not a JSON object",
+    ),
+    "tags_nested_deep": (tags_nested_deep, "prompts row 1: maximum recursion depth exceeded"),
     "score_of_unknown_candidate": (
         score_of_unknown_candidate,
         "its candidate 'ffffffffffffffff' is in neither file",
