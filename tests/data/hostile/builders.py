@@ -101,30 +101,31 @@ def forged_prompt_id(good: Path, out: Path) -> Path:
     )
 
 
-def _edit_first_score(good: Path, out: Path, change: str) -> Path:
+def _edit_score(good: Path, out: Path, change: str, which: str = "min") -> Path:
+    """`change` the first (`min`) or the last (`max`) score card."""
     return _edit(
-        good, out, f"update scores set {change} where rowid = (select min(rowid) from scores)"
+        good, out, f"update scores set {change} where rowid = (select {which}(rowid) from scores)"
     )
 
 
 def score_outside_scale(good: Path, out: Path) -> Path:
     """A score of 99 on a 1-5 criterion."""
-    return _edit_first_score(good, out, "criteria = json_set(criteria, '$.clarity', 99)")
+    return _edit_score(good, out, "criteria = json_set(criteria, '$.clarity', 99)")
 
 
 def unknown_criterion(good: Path, out: Path) -> Path:
     """A score on a criterion the rubric does not have."""
-    return _edit_first_score(good, out, "criteria = json_set(criteria, '$.charm', 3)")
+    return _edit_score(good, out, "criteria = json_set(criteria, '$.charm', 3)")
 
 
 def score_card_not_json(good: Path, out: Path) -> Path:
     """A score card that is not JSON."""
-    return _edit_first_score(good, out, "criteria = 'clarity: 5'")
+    return _edit_score(good, out, "criteria = 'clarity: 5'")
 
 
 def score_card_nested_deep(good: Path, out: Path) -> Path:
     """A score card of 100,000 nested JSON arrays (Python's parser gives up on recursion)."""
-    return _edit_first_score(good, out, "criteria = printf('%.*c', 100000, '[')")
+    return _edit_score(good, out, "criteria = printf('%.*c', 100000, '[')")
 
 
 def tags_nested_deep(good: Path, out: Path) -> Path:
@@ -139,33 +140,27 @@ def tags_nested_deep(good: Path, out: Path) -> Path:
 
 def score_card_empty(good: Path, out: Path) -> Path:
     """A score card with no scores in it."""
-    return _edit_first_score(good, out, "criteria = '{}'")
-
-
-def _edit_last_score(good: Path, out: Path, change: str) -> Path:
-    return _edit(
-        good, out, f"update scores set {change} where rowid = (select max(rowid) from scores)"
-    )
+    return _edit_score(good, out, "criteria = '{}'")
 
 
 def score_of_unknown_candidate(good: Path, out: Path) -> Path:
     """The last score is of a candidate neither file holds."""
-    return _edit_last_score(good, out, "candidate_id = 'ffffffffffffffff'")
+    return _edit_score(good, out, "candidate_id = 'ffffffffffffffff'", "max")
 
 
 def score_with_blank_annotator(good: Path, out: Path) -> Path:
     """The last score's annotator is blank."""
-    return _edit_last_score(good, out, "annotator = '  '")
+    return _edit_score(good, out, "annotator = '  '", "max")
 
 
 def score_not_an_integer(good: Path, out: Path) -> Path:
     """The last card scores clarity 2.5."""
-    return _edit_last_score(good, out, "criteria = json_set(criteria, '$.clarity', 2.5)")
+    return _edit_score(good, out, "criteria = json_set(criteria, '$.clarity', 2.5)", "max")
 
 
 def score_time_not_text(good: Path, out: Path) -> Path:
     """The last score's updated_at is a blob."""
-    return _edit_last_score(good, out, "updated_at = x'00'")
+    return _edit_score(good, out, "updated_at = x'00'", "max")
 
 
 HOSTILE: dict[str, tuple[Callable[[Path, Path], Path], str]] = {
