@@ -8,6 +8,10 @@ Same model, prompt (two sample support tickets, about 190 tokens in the default 
 presets, threads and process (so the same OpenMP settings). The presets are the first N
 defaults with seeds 2000 + slot: with these, on the bundled model, no candidate of either run
 ends before max_tokens, so both make the same number of tokens (the counts are printed).
+With `--repack-ab`, instead: `LlamaBackend.generate` with llama.cpp's extra CPU buffer types on
+and off (`--repack on|off`, see `dpo_tui.generation.native`), alternated in one run, so a CPU's
+gain from weight repacking is measured rather than assumed (on a CPU with AMX, `on` crashes:
+the smoke check refuses it with a message).
 Run: `python benchmarks/generation.py [--help]`.
 """
 
@@ -95,10 +99,45 @@ def batched(backend: LlamaBackend, presets: list[DecodingPreset]) -> Run:
 
 def show(name: str, run: Run) -> None:
     print(
-        f"  {name:<8} {run.seconds:6.2f} s  {run.tokens:4d} tokens  "
+        f"  {name:<10} {run.seconds:6.2f} s  {run.tokens:4d} tokens  "
         f"{run.tokens_per_second:5.1f} tok/s  first token: first candidate "
         f"{run.first_token[0]:.2f} s, last {run.first_token[-1]:.2f} s"
     )
+
+
+def repack_ab(args: argparse.Namespace) -> None:
+    """Batched generation with extra buffer types on, then off, `args.rounds` times."""
+    backends = {
+        repack: LlamaBackend(args.model, n_threads=args.threads, stop=(), repack=repack)
+        for repack in ("on", "off")
+    }
+    presets = [
+        DEFAULT_PRESETS[slot % len(DEFAULT_PRESETS)].model_copy(
+            update={"seed": 2000 + slot, "max_tokens": args.max_tokens}
+        )
+        for slot in range(args.candidates)
+    ]
+    print(
+        f"repack on vs off: model {backends['on'].model_name}, {args.candidates} candidates x "
+        f"{args.max_tokens} tokens, {args.threads} threads, load average "
+        f"{os.getloadavg()[0]:.2f}"
+    )
+    print(f"llama.cpp: {llama_cpp.llama_print_system_info().decode()}")
+    for backend in backends.values():
+        batched(backend, presets[:1])  # warm up
+    ratios = []
+    for round_number in range(1, args.rounds + 1):
+        print(f"round {round_number}:")
+        runs = {}
+        for repack, backend in backends.items():
+            runs[repack] = batched(backend, presets)
+            show(f"repack {repack}", runs[repack])
+        ratios.append(runs["on"].tokens_per_second / runs["off"].tokens_per_second)
+        print(f"  repack on / off: {ratios[-1]:.2f}x in tokens/s")
+    if args.rounds > 1:
+        print(f"median ratio on/off: {statistics.median(ratios):.2f}x")
+    for backend in backends.values():
+        backend.close()
 
 
 def main() -> None:
@@ -108,7 +147,13 @@ def main() -> None:
     parser.add_argument("--candidates", type=int, default=4)
     parser.add_argument("--max-tokens", type=int, default=128)
     parser.add_argument("--rounds", type=int, default=1, help="alternate (a) and (b) this often")
+    parser.add_argument(
+        "--repack-ab", action="store_true", help="compare repack on and off instead"
+    )
     args = parser.parse_args()
+    if args.repack_ab:
+        repack_ab(args)
+        return
 
     backend = LlamaBackend(args.model, n_threads=args.threads, stop=())
     prompt = backend.format_prompt(prompt_messages())

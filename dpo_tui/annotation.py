@@ -45,10 +45,14 @@ class ItemView:
 
 @dataclass(frozen=True)
 class Progress:
+    """Items done of those that can be annotated (prompts with candidates, or already done),
+    the rate, the time left for them, and how many prompts still wait for candidates."""
+
     done: int
     total: int
     items_per_hour: float | None
     eta_seconds: float | None
+    waiting: int = 0
 
 
 @dataclass
@@ -123,9 +127,10 @@ class AnnotationSession:
             ).fetchone()[0]
         )
         rate = len(done) / (seconds / 3600) if seconds > 0 and done else None
-        remaining = len(self.prompt_ids) - len(done)
-        eta = remaining / rate * 3600 if rate else None
-        return Progress(len(done), len(self.prompt_ids), rate, eta)
+        waiting = sum(1 for pid, state in self._state.items() if state[0] == 0 and pid not in done)
+        total = len(self.prompt_ids) - waiting
+        eta = (total - len(done)) / rate * 3600 if rate else None
+        return Progress(len(done), total, rate, eta, waiting)
 
     # -- navigation --------------------------------------------------------------
 

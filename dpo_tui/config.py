@@ -1,16 +1,43 @@
-"""User configuration: `config.toml` in the config folder (`$DPO_TUI_CONFIG` names a file)."""
+"""User configuration: `config.toml` in the config folder (`$DPO_TUI_CONFIG` names a file).
+
+```toml
+[keymap]            # binding id -> keys, comma-separated
+next_item = "j,ctrl+n"
+
+[generation]
+repack = "auto"     # llama.cpp's extra CPU buffer types: auto, on or off (see `doctor`)
+```
+"""
 
 from __future__ import annotations
 
 import os
 import tomllib
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal, cast, get_args
 
 from dpo_tui.errors import LocatedError
+
+MAX_CONFIG_BYTES = 1_000_000
+"""A config file is a few lines; anything this large is not one."""
+
+RepackSetting = Literal["auto", "on", "off"]
+"""llama.cpp's extra CPU buffer types (weight repacking): chosen per CPU, or forced."""
+
+REPACK_VALUES: tuple[str, ...] = get_args(RepackSetting)
 
 
 class ConfigError(LocatedError):
     """A configuration file that cannot be read or is not as documented."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """What a config file sets; a missing file sets nothing."""
+
+    keymap: dict[str, str] = field(default_factory=dict)
+    repack: RepackSetting = "auto"
 
 
 def config_path() -> Path:
@@ -21,22 +48,39 @@ def config_path() -> Path:
     return base / "dpo-tui" / "config.toml"
 
 
-def load_keymap(path: Path | None = None) -> dict[str, str]:
-    """The `[keymap]` table: binding id -> keys (comma-separated), e.g. next_item = "j,ctrl+n".
-    A missing file is an empty keymap."""
+def load_config(path: Path | None = None) -> Config:
+    """The config file at `path` (default: `config_path()`), checked key by key."""
     path = path or config_path()
     if not path.is_file():
-        return {}
+        return Config()
     try:
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(path, f"larger than {MAX_CONFIG_BYTES:,} bytes: not a config file")
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise ConfigError(path, f"not valid TOML: {exc}") from None
-    unknown = sorted(set(data) - {"keymap"})
+    except OSError as exc:
+        raise ConfigError(path, f"cannot be read: {exc.strerror or exc}") from None
+    unknown = sorted(set(data) - {"keymap", "generation"})
     if unknown:
-        raise ConfigError(path, f"unknown table or key {unknown[0]!r} (known: keymap)")
+        raise ConfigError(path, f"unknown table or key {unknown[0]!r} (known: keymap, generation)")
     keymap = data.get("keymap", {})
     if not isinstance(keymap, dict) or not all(
         isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in keymap.items()
     ):
         raise ConfigError(path, 'keymap: each entry must be binding_id = "key[,key...]"')
-    return dict(keymap)
+    generation = data.get("generation", {})
+    if not isinstance(generation, dict):
+        raise ConfigError(path, "generation: must be a table")
+    unknown = sorted(set(generation) - {"repack"})
+    if unknown:
+        raise ConfigError(path, f"generation: unknown key {unknown[0]!r} (known: repack)")
+    repack = generation.get("repack", "auto")
+    if repack not in REPACK_VALUES:
+        raise ConfigError(path, f"generation.repack: must be one of {', '.join(REPACK_VALUES)}")
+    return Config(keymap=dict(keymap), repack=cast(RepackSetting, repack))
+
+
+def load_keymap(path: Path | None = None) -> dict[str, str]:
+    """The `[keymap]` table: binding id -> keys (comma-separated), e.g. next_item = "j,ctrl+n"."""
+    return load_config(path).keymap

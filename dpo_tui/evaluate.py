@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel
 
+from dpo_tui.config import RepackSetting
 from dpo_tui.core.eval_stats import (
     RESAMPLES,
     Figures,
@@ -118,12 +119,14 @@ def model_file(path: Path | None) -> Path:
 
 @dataclass(frozen=True)
 class ScorerOptions:
-    """How to run the scorer: context size, CPU threads, GPU layers, a template override."""
+    """How to run the scorer: context size, CPU threads, GPU layers, a template override,
+    llama.cpp's extra CPU buffer types (None: the config file's setting, else auto)."""
 
     n_ctx: int = DEFAULT_N_CTX
     threads: int | None = None
     n_gpu_layers: int = 0
     template: str | None = None
+    repack: RepackSetting | None = None
 
 
 @dataclass
@@ -181,6 +184,7 @@ def score_model(
         n_threads=options.threads,
         n_gpu_layers=options.n_gpu_layers,
         prompt_template=options.template,
+        repack=options.repack,
     ) as scorer:
         known = {
             candidate: ResponseLogprob(tokens, logprob)
@@ -265,9 +269,7 @@ def evaluate(
     scores = score_model(store, selection.pairs, model_path, options, on_progress)
     ref = None
     if reference_path is not None:
-        ref_options = ScorerOptions(
-            options.n_ctx, options.threads, options.n_gpu_layers, scores.template
-        )
+        ref_options = replace(options, template=scores.template)
         ref = score_model(store, selection.pairs, reference_path, ref_options, on_progress)
     items = [_pair_logprobs(pair, scores, ref) for pair in selection.pairs]
     overall = figures(items, resamples, seed)

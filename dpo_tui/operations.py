@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dpo_tui import __version__
+from dpo_tui.config import RepackSetting
 from dpo_tui.core.dedup import SimilarPair, clusters
 from dpo_tui.core.export.select import pair_key, select_round
 from dpo_tui.core.export.split import split_pairs
@@ -311,6 +312,7 @@ def open_backend(
     model: Path | None = None,
     threads: int | None = None,
     n_gpu_layers: int = 0,
+    repack: RepackSetting | None = None,
     n_ctx: int | None = None,
     template: str | None = None,
     base_url: str | None = None,
@@ -329,6 +331,7 @@ def open_backend(
             n_threads=threads,
             n_gpu_layers=n_gpu_layers,
             prompt_template=template,
+            repack=repack,
         )
     from dpo_tui.generation.openai import OpenAIBackend
     from dpo_tui.generation.templates import choose_template

@@ -21,7 +21,15 @@ PROJECT = click.Path(dir_okay=False, path_type=Path)
 
 
 # Registers the commands on `cli` (each module imports `cli` from here).
-from dpo_tui.cli import annotate, dataset, evaluate, generate, project, team  # noqa: E402, F401
+from dpo_tui.cli import (  # noqa: E402, F401
+    annotate,
+    dataset,
+    doctor,
+    evaluate,
+    generate,
+    project,
+    team,
+)
 
 
 def main() -> None:

@@ -7,6 +7,8 @@ from pathlib import Path
 import click
 
 from dpo_tui.cli import PROJECT, cli
+from dpo_tui.cli.options import repack_option
+from dpo_tui.config import RepackSetting
 
 
 @cli.command()
@@ -22,11 +24,18 @@ from dpo_tui.cli import PROJECT, cli
     type=click.Path(dir_okay=False, path_type=Path),
     help="GGUF model for regenerating a candidate (r); default: the bundled one.",
 )
-def annotate(project: Path, annotator: str | None, keymap: Path | None, model: Path | None) -> None:
+@repack_option
+def annotate(
+    project: Path,
+    annotator: str | None,
+    keymap: Path | None,
+    model: Path | None,
+    repack: RepackSetting | None,
+) -> None:
     """Open the annotator app on the first unfinished prompt of a project."""
     from dpo_tui.tui.app import make_app  # imported here: the other commands never load Textual
 
-    app = make_app(project, annotator, keymap, model=model)
+    app = make_app(project, annotator, keymap, model=model, repack=repack)
     try:
         app.run()
     finally:

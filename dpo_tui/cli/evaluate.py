@@ -22,8 +22,14 @@ from rich.table import Table
 from rich.text import Text
 
 from dpo_tui.cli import PROJECT, cli
-from dpo_tui.cli.options import gpu_layers_option, template_option, threads_option
+from dpo_tui.cli.options import (
+    gpu_layers_option,
+    repack_option,
+    template_option,
+    threads_option,
+)
 from dpo_tui.cli.output import err, out, say
+from dpo_tui.config import RepackSetting
 from dpo_tui.core.safe_text import json_dumps, visible
 from dpo_tui.store.project import ProjectStore
 
@@ -70,6 +76,7 @@ MODEL = click.Path(dir_okay=False, path_type=Path)
     help="Context shared by a prompt and the responses scored with it.",
 )
 @gpu_layers_option
+@repack_option
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def eval_command(
     project: Path,
@@ -82,6 +89,7 @@ def eval_command(
     threads: int | None,
     ctx: int,
     n_gpu_layers: int,
+    repack: RepackSetting | None,
     as_json: bool,
 ) -> None:
     """Measure whether a model prefers the chosen responses of a round's held-out pairs.
@@ -105,6 +113,7 @@ def eval_command(
         n_ctx=ctx,
         threads=threads,
         n_gpu_layers=n_gpu_layers,
+        repack=repack,
         template=template.read_text(encoding="utf-8") if template else None,
     )
     with ProjectStore.open(project) as store:

@@ -8,9 +8,15 @@ from pathlib import Path
 import click
 
 from dpo_tui.cli import PROJECT, cli
-from dpo_tui.cli.options import gpu_layers_option, template_option, threads_option
+from dpo_tui.cli.options import (
+    gpu_layers_option,
+    repack_option,
+    template_option,
+    threads_option,
+)
 from dpo_tui.cli.output import say
 from dpo_tui.cli.progress import generation_progress
+from dpo_tui.config import RepackSetting
 from dpo_tui.operations import (
     open_backend,
 )
@@ -55,6 +61,7 @@ from dpo_tui.store.project import ProjectStore
 )
 @threads_option
 @gpu_layers_option
+@repack_option
 @click.option(
     "--ctx",
     type=click.IntRange(min=256),
@@ -93,6 +100,7 @@ def generate(
     seed: int,
     threads: int | None,
     n_gpu_layers: int,
+    repack: RepackSetting | None,
     ctx: int | None,
     template: Path | None,
     limit: int | None,
@@ -120,6 +128,7 @@ def generate(
             model=model,
             threads=threads,
             n_gpu_layers=n_gpu_layers,
+            repack=repack,
             n_ctx=ctx,
             template=text,
             base_url=base_url,

@@ -8,6 +8,7 @@ from typing import Any, get_args
 
 import click
 
+from dpo_tui.config import REPACK_VALUES
 from dpo_tui.core.models import PairPolicyName
 
 threads_option = click.option(
@@ -19,6 +20,12 @@ gpu_layers_option = click.option(
     show_default=True,
     type=click.IntRange(min=-1),
     help="Layers to offload to a GPU (-1: all), if llama.cpp was built with one.",
+)
+repack_option = click.option(
+    "--repack",
+    type=click.Choice(REPACK_VALUES),
+    help="llama.cpp's extra CPU buffer types (weight repacking): auto turns them off on CPUs "
+    "with AMX, whose kernel crashes (default: [generation] repack in config.toml, else auto).",
 )
 record_format_option = click.option(
     "--format",

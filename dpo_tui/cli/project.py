@@ -10,9 +10,10 @@ from rich.table import Table
 from rich.text import Text
 
 from dpo_tui.cli import PROJECT, cli
-from dpo_tui.cli.options import encoding_option, record_format_option
+from dpo_tui.cli.options import encoding_option, record_format_option, repack_option
 from dpo_tui.cli.output import err, out, say
 from dpo_tui.cli.progress import generation_progress
+from dpo_tui.config import RepackSetting
 from dpo_tui.core.dedup import NEAR_DUPLICATE
 from dpo_tui.core.importers import FORMATS
 from dpo_tui.core.importers.base import DEFAULT_MAX_CHARS, ImportOptions
@@ -269,7 +270,8 @@ def rubric_list() -> None:
     show_default=True,
     help="Open the annotator at the end (only in an interactive terminal).",
 )
-def demo(project: Path, generate_count: int, annotate: bool) -> None:
+@repack_option
+def demo(project: Path, generate_count: int, annotate: bool, repack: RepackSetting | None) -> None:
     """The whole loop on the bundled sample data: a project with the sample prompts and
     hand-written candidates, real generation for a few prompts with the bundled model, its
     status, then the annotator."""
@@ -281,7 +283,7 @@ def demo(project: Path, generate_count: int, annotate: bool) -> None:
         pending = [p.id for p, _ in store.prompts_with_fewer_candidates(1)][:generate_count]
         if pending:
             say(f"Generating 4 candidates for {len(pending)} prompts with the bundled model ...")
-            with open_backend() as engine, generation_progress() as (_, update):
+            with open_backend(repack=repack) as engine, generation_progress() as (_, update):
                 generate_candidates(
                     store, engine, 4, max_tokens=128, prompt_ids=pending, on_progress=update
                 )
@@ -289,7 +291,7 @@ def demo(project: Path, generate_count: int, annotate: bool) -> None:
     if annotate and sys.stdin.isatty() and sys.stdout.isatty():
         from dpo_tui.tui.app import make_app
 
-        app = make_app(project)
+        app = make_app(project, repack=repack)
         try:
             app.run()
         finally:

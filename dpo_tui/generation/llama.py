@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from dpo_tui.config import RepackSetting
 from dpo_tui.core.decoding import DecodingPreset
 from dpo_tui.core.models import Message
 from dpo_tui.errors import GenerationError
@@ -50,7 +51,8 @@ class LlamaBackend:
     chat template used instead of the model's own (see `templates.PromptTemplate`); a model
     without one gets `templates.DEFAULT_TEMPLATE`. `stop`: strings that end every candidate,
     in addition to its preset's (default: `templates.DEFAULT_STOP` with the default template,
-    none otherwise).
+    none otherwise). `repack`: llama.cpp's extra CPU buffer types, auto/on/off (see `native`;
+    None: the config file's setting, else auto).
 
     llama.cpp's log goes to the `dpo_tui.generation.runtime` logger, silent unless configured.
     """
@@ -65,6 +67,7 @@ class LlamaBackend:
         prompt_template: str | None = None,
         stop: Sequence[str] | None = None,
         n_batch: int = 512,
+        repack: RepackSetting | None = None,
     ) -> None:
         threads = default_threads() if n_threads is None else n_threads
         if threads < 1 or n_ctx < 1 or n_batch < 1 or n_gpu_layers < -1:
@@ -89,8 +92,9 @@ class LlamaBackend:
             batch_size=max(n_batch, MAX_CANDIDATES),
             threads=threads,
             n_gpu_layers=n_gpu_layers,
+            repack=repack,
         )
-        self._llama, self._ctx = self._model.llama, self._model.ctx
+        self._ctx = self._model.ctx
         self._memory, self._batch = self._model.memory, self._model.batch
         self._vocab, self._n_vocab = self._model.vocab, self._model.n_vocab
         self.n_ctx: int = self._model.n_ctx

@@ -47,6 +47,7 @@ def _log_to_logging(level: int, text: bytes, _user_data: ctypes.c_void_p) -> Non
 
 
 llama_cpp.llama_log_set(_log_to_logging, ctypes.c_void_p(0))
+llama_cpp.llama_backend_init()  # once per process, before any model is loaded
 
 
 def usable_cores() -> int:

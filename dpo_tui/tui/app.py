@@ -15,7 +15,7 @@ from textual.widgets import Input, TextArea
 
 from dpo_tui.adjudication import AdjudicationSession
 from dpo_tui.annotation import AnnotationSession
-from dpo_tui.config import load_keymap
+from dpo_tui.config import RepackSetting, load_keymap
 from dpo_tui.generation.base import Backend
 from dpo_tui.store.project import ProjectStore
 from dpo_tui.tui.gc_pause import GcPause
@@ -42,12 +42,14 @@ class DpoApp(App[None]):
         keymap: dict[str, str] | None = None,
         adjudication: AdjudicationSession | None = None,
         model: Path | None = None,
+        repack: RepackSetting | None = None,
     ) -> None:
         super().__init__()
         self.session = session
         self.keymap = keymap or {}
         self.adjudication = adjudication
         self.model = model
+        self.repack = repack
         self._backend: Backend | None = None
         self._backend_lock = threading.Lock()
         self._gc_pause = GcPause()
@@ -101,7 +103,7 @@ class DpoApp(App[None]):
             if self._backend is None:
                 from dpo_tui.generation.llama import LlamaBackend
 
-                self._backend = LlamaBackend(self.model)
+                self._backend = LlamaBackend(self.model, repack=self.repack)
             return self._backend
 
     def switch_to_annotate(self) -> None:
@@ -156,6 +158,7 @@ def make_app(
     keymap_file: Path | None = None,
     adjudicate: bool = False,
     model: Path | None = None,
+    repack: RepackSetting | None = None,
 ) -> DpoApp:
     """Open `project` for `annotator` (default: the file's own) with the user's keymap; with
     `adjudicate`, on the disputed items, `annotator` being the resolver."""
@@ -163,7 +166,11 @@ def make_app(
     try:
         adjudication = AdjudicationSession(store, annotator) if adjudicate else None
         return DpoApp(
-            AnnotationSession(store, annotator), load_keymap(keymap_file), adjudication, model
+            AnnotationSession(store, annotator),
+            load_keymap(keymap_file),
+            adjudication,
+            model,
+            repack,
         )
     except BaseException:
         store.close()

@@ -137,5 +137,5 @@ def test_clear_errors(scorer: LogprobScorer, tmp_path):
     not_gguf.write_text("not a model")
     with pytest.raises(GenerationError, match="not a GGUF model file"):
         LogprobScorer(not_gguf)
-    with pytest.raises(GenerationError, match="multiples of 8"):
+    with pytest.raises(GenerationError, match=f"multiples of {ALIGN}"):
         LogprobScorer(max_logits=10)

@@ -1,3 +1,5 @@
+import pytest
+
 from dpo_tui.annotation import AnnotationSession
 from dpo_tui.store.project import ProjectStore
 
@@ -63,6 +65,25 @@ def test_done_needs_scores_and_diagnosis_or_a_flag(scored_project: ProjectStore)
     assert not session.is_done(second.prompt.id)
     reopened = AnnotationSession(scored_project)
     assert reopened.start().index == 1
+
+
+def test_progress_counts_only_what_can_be_annotated(scored_project: ProjectStore):
+    """A prompt without candidates is not yet an item: it is counted as waiting, not in the
+    total the done count and the ETA are measured against."""
+    clock = FakeClock()
+    session = AnnotationSession(scored_project, clock=clock)
+    assert len(session.prompt_ids) == 3
+    progress = session.progress()
+    assert (progress.done, progress.total, progress.waiting) == (0, 2, 1)
+    session.start()
+    score_all(session, [(5, 3), (1, 3), (3, 3)])
+    session.set_diagnosis("A answers the question; B ignores it.")
+    clock.now += 600  # ten minutes on the first item
+    session.step(1)
+    progress = session.progress()
+    assert (progress.done, progress.total, progress.waiting) == (1, 2, 1)
+    assert progress.items_per_hour == pytest.approx(6.0)
+    assert progress.eta_seconds == pytest.approx(600.0)  # one item left, not two
 
 
 def test_undo_redo_within_the_item(scored_project: ProjectStore):

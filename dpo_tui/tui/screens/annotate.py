@@ -14,7 +14,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Static, TextArea
 
-from dpo_tui.annotation import FILTERS, AnnotationSession, ItemView
+from dpo_tui.annotation import FILTERS, AnnotationSession, ItemView, Progress
 from dpo_tui.core.decoding import regeneration_preset
 from dpo_tui.core.models import Candidate, Flag, Message
 from dpo_tui.core.safe_text import visible
@@ -36,6 +36,14 @@ def duration(seconds: float | None) -> str:
         return "–"
     minutes = int(seconds // 60)
     return f"{minutes // 60}h {minutes % 60:02d}m" if minutes >= 60 else f"{minutes}m"
+
+
+def waiting_note(progress: Progress) -> str:
+    """` · N prompts wait for candidates`, or nothing when none do."""
+    if not progress.waiting:
+        return ""
+    plural = "prompt waits" if progress.waiting == 1 else "prompts wait"
+    return f" · {progress.waiting} {plural} for candidates"
 
 
 class AnnotateScreen(Screen[None]):
@@ -188,7 +196,8 @@ class AnnotateScreen(Screen[None]):
                 ("dpo-tui ", "bold"),
                 visible(f"{self.session.annotator} · "),
                 f"{progress.done}/{progress.total} done ({percent:.0f}%) · {rate} · "
-                f"ETA {duration(progress.eta_seconds)} · filter: {self.session.filter}",
+                f"ETA {duration(progress.eta_seconds)} · filter: {self.session.filter}"
+                f"{waiting_note(progress)}",
             ),
         )
 

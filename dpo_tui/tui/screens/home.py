@@ -14,7 +14,7 @@ from textual.widgets import Footer, Static
 
 from dpo_tui.annotation import AnnotationSession
 from dpo_tui.core.safe_text import visible
-from dpo_tui.tui.screens.annotate import duration
+from dpo_tui.tui.screens.annotate import duration, waiting_note
 
 BAR_WIDTH = 30
 
@@ -56,7 +56,7 @@ class HomeScreen(Screen[None]):
                 f"({status.near_duplicate_candidates} near-duplicates) · "
                 f"{progress.done}/{progress.total} done · "
                 f"{progress.items_per_hour or 0:.0f} items/hour · "
-                f"ETA {duration(progress.eta_seconds)}"
+                f"ETA {duration(progress.eta_seconds)}{waiting_note(progress)}"
             ),
         ]
         if status.candidates == 0:
