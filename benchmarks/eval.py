@@ -32,6 +32,7 @@ import numpy as np
 
 from dpo_tui.core.models import Message
 from dpo_tui.generation.logprob import LogprobScorer
+from dpo_tui.generation.native import apply_to_llama_class
 from dpo_tui.generation.runtime import default_threads, llama_cpp
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_data" / "candidates_handwritten.jsonl"
@@ -91,6 +92,7 @@ def main() -> None:
         sequences.append(prompt + chosen_tokens + rejected_tokens)
     tokens = sum(map(len, sequences))
     common = {"n_threads": args.threads, "n_threads_batch": args.threads, "verbose": False}
+    apply_to_llama_class()  # the baselines load as the scorer does (safe on AMX CPUs)
     all_logits = llama_cpp.Llama(
         str(scorer.model_path),
         n_ctx=max(map(len, sequences)),

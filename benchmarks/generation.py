@@ -28,6 +28,7 @@ from pathlib import Path
 from dpo_tui.core.decoding import DEFAULT_PRESETS, DecodingPreset
 from dpo_tui.core.models import Message
 from dpo_tui.generation.llama import LlamaBackend
+from dpo_tui.generation.native import apply_to_llama_class
 from dpo_tui.generation.runtime import default_threads, llama_cpp
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_data" / "support_tickets.jsonl"
@@ -158,6 +159,7 @@ def main() -> None:
     backend = LlamaBackend(args.model, n_threads=args.threads, stop=())
     prompt = backend.format_prompt(prompt_messages())
     prompt_tokens = len(backend.tokenize(prompt))
+    apply_to_llama_class()  # the baseline loads as LlamaBackend does (safe on AMX CPUs)
     llm = llama_cpp.Llama(
         str(backend.model_path),
         n_ctx=prompt_tokens + args.max_tokens + 1,

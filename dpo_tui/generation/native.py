@@ -86,6 +86,26 @@ def choose_repack(setting: RepackSetting | None = None, info: str | None = None)
     )
 
 
+def apply_to_llama_class(choice: RepackChoice | None = None) -> None:
+    """Make `llama_cpp.Llama` (llama-cpp-python's own class, which has no setting for it) load
+    weights with or without extra buffer types as `choice` says (default: `choose_repack()`),
+    from now on in this process. For code that runs llama-cpp-python's classes rather than
+    `LoadedModel`: its OpenAI-compatible server started by the tests, the benchmarks'
+    baselines. `Llama` reads `llama_model_default_params` from `llama_cpp.llama_cpp`, so that
+    one function is wrapped there; dpo-tui's own loading does not go through it."""
+    choice = choice or choose_repack()
+    low_level = llama_cpp.llama_cpp
+    original = getattr(low_level, "_dpo_tui_default_params", low_level.llama_model_default_params)
+
+    def default_params() -> llama_cpp.llama_model_params:
+        params = original()
+        params.use_extra_bufts = choice.extra_buffers
+        return params
+
+    low_level._dpo_tui_default_params = original
+    low_level.llama_model_default_params = default_params
+
+
 def gpu_offload_supported() -> bool:
     """Whether this llama.cpp build can offload layers to a GPU (CUDA, Metal, Vulkan, ...)."""
     return bool(llama_cpp.llama_supports_gpu_offload())

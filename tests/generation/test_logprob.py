@@ -14,6 +14,7 @@ from dpo_tui.errors import GenerationError
 from dpo_tui.generation.llama import LlamaBackend
 from dpo_tui.generation.logprob import ALIGN, LogprobScorer
 from dpo_tui.generation.models import default_model_path
+from dpo_tui.generation.native import apply_to_llama_class
 from dpo_tui.generation.runtime import llama_cpp
 
 pytestmark = pytest.mark.slow
@@ -36,6 +37,12 @@ PAIRS = [
         "Put the egg in boiling water for nine minutes, then cool it in cold water.",
     ),
 ]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def llama_class_as_dpo_tui_loads() -> None:
+    """The direct computation's Llama() loads as the scorer does (safe on AMX CPUs)."""
+    apply_to_llama_class()
 
 
 @pytest.fixture(scope="module")

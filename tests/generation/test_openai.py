@@ -51,7 +51,10 @@ def llama_server(tmp_path_factory) -> Iterator[str]:
     port = free_port()
     log = tmp_path_factory.mktemp("llama-server") / "server.log"
     command = [
-        sys.executable, "-m", "llama_cpp.server",
+        # llama_cpp.server loads with Llama(): made safe on AMX CPUs as dpo-tui loads models
+        sys.executable, "-c", "from dpo_tui.generation.native import apply_to_llama_class;"
+        "apply_to_llama_class(); import runpy; runpy.run_module('llama_cpp.server', "
+        "run_name='__main__')",
         "--model", str(bundled_model()), "--model_alias", ALIAS,
         "--host", "127.0.0.1", "--port", str(port),
         "--n_ctx", "2048", "--n_threads", "2",
