@@ -106,18 +106,23 @@ def show(name: str, run: Run) -> None:
     )
 
 
+def bench_presets(count: int, max_tokens: int) -> list[DecodingPreset]:
+    """The first `count` default presets with seeds 2000 + slot (see the module's doc)."""
+    return [
+        DEFAULT_PRESETS[slot % len(DEFAULT_PRESETS)].model_copy(
+            update={"seed": 2000 + slot, "max_tokens": max_tokens}
+        )
+        for slot in range(count)
+    ]
+
+
 def repack_ab(args: argparse.Namespace) -> None:
     """Batched generation with extra buffer types on, then off, `args.rounds` times."""
     backends = {
         repack: LlamaBackend(args.model, n_threads=args.threads, stop=(), repack=repack)
         for repack in ("on", "off")
     }
-    presets = [
-        DEFAULT_PRESETS[slot % len(DEFAULT_PRESETS)].model_copy(
-            update={"seed": 2000 + slot, "max_tokens": args.max_tokens}
-        )
-        for slot in range(args.candidates)
-    ]
+    presets = bench_presets(args.candidates, args.max_tokens)
     print(
         f"repack on vs off: model {backends['on'].model_name}, {args.candidates} candidates x "
         f"{args.max_tokens} tokens, {args.threads} threads, load average "
@@ -167,12 +172,7 @@ def main() -> None:
         n_threads_batch=args.threads,
         verbose=False,
     )
-    presets = [
-        DEFAULT_PRESETS[slot % len(DEFAULT_PRESETS)].model_copy(
-            update={"seed": 2000 + slot, "max_tokens": args.max_tokens}
-        )
-        for slot in range(args.candidates)
-    ]
+    presets = bench_presets(args.candidates, args.max_tokens)
     print(
         f"model {backend.model_name}, prompt {prompt_tokens} tokens, "
         f"{args.candidates} candidates x {args.max_tokens} tokens, {args.threads} threads, "

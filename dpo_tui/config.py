@@ -17,10 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, cast, get_args
 
+from dpo_tui.core.bounded import BoundsError, toml_document
 from dpo_tui.errors import LocatedError
-
-MAX_CONFIG_BYTES = 1_000_000
-"""A config file is a few lines; anything this large is not one."""
 
 RepackSetting = Literal["auto", "on", "off"]
 """llama.cpp's extra CPU buffer types (weight repacking): chosen per CPU, or forced."""
@@ -54,10 +52,10 @@ def load_config(path: Path | None = None) -> Config:
     if not path.is_file():
         return Config()
     try:
-        if path.stat().st_size > MAX_CONFIG_BYTES:
-            raise ConfigError(path, f"larger than {MAX_CONFIG_BYTES:,} bytes: not a config file")
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as exc:
+        data = toml_document(path.read_text(encoding="utf-8"))
+    except BoundsError as exc:
+        raise ConfigError(path, f"not accepted: {exc.problem}", line=exc.line) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(path, f"not valid TOML: {exc}") from None
     except OSError as exc:
         raise ConfigError(path, f"cannot be read: {exc.strerror or exc}") from None

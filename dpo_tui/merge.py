@@ -19,6 +19,7 @@ from dpo_tui.bulk import insert_rows
 from dpo_tui.core.ids import candidate_id, prompt_id
 from dpo_tui.core.importers.base import messages_from
 from dpo_tui.core.models import FLAGS, Candidate, Prompt, Rubric
+from dpo_tui.core.safe_text import diagnosis_problem, storable
 from dpo_tui.paths import file_sha256
 from dpo_tui.store.cards import card_json
 from dpo_tui.store.migrations import CARDS_SINCE
@@ -81,7 +82,7 @@ def merge_files(
         candidates={row[0] for row in target.db.execute("select id from candidates")},
     )
     incoming = [_read(target, held, path, allow_rubric_change, max_bytes) for path in files]
-    with target.db.atomic():
+    with target.writing():
         for item in incoming:
             item.summary.prompts_added = target.add_prompts(item.prompts)[0]
             item.summary.candidates_added = target.add_candidates(item.candidates).added
@@ -178,6 +179,9 @@ class _Validator:
                 tag_list = json.loads(tags)
                 if not isinstance(text, str) or not text.strip() or not isinstance(source, str):
                     raise ValueError("text and source must be text")
+                for part in (text, *(m.content for m in turns or ())):
+                    if problem := storable(part):
+                        raise ValueError(f"the prompt {problem}")
                 if not isinstance(tag_list, list) or not all(isinstance(t, str) for t in tag_list):
                     raise ValueError("tags must be a JSON list of strings")
             except _UNREADABLE as exc:
@@ -207,6 +211,8 @@ class _Validator:
                 raise self.fail(
                     "candidates", number, f"id {_shown(cid)} is not the hash of its text"
                 )
+            if problem := storable(text):
+                raise self.fail("candidates", number, f"the response {problem}")
             self.candidate_ids.add(cid)
             if cid in self.held.candidates:
                 continue
@@ -320,6 +326,8 @@ class _Validator:
                     raise ValueError("display_order must be a JSON list of candidate ids")
                 if not isinstance(diagnosis or "", str) or not isinstance(updated, str):
                     raise ValueError("diagnosis and updated_at must be text")
+                if problem := diagnosis_problem(diagnosis or ""):
+                    raise ValueError(problem)
                 spent = float(seconds or 0)
                 if spent < 0:
                     raise ValueError("seconds_spent is negative")

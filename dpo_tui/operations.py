@@ -4,23 +4,27 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from dpo_tui import __version__
+from dpo_tui.atomic import Placement, make_public, staging_folder, write_whole
 from dpo_tui.config import RepackSetting
 from dpo_tui.core.dedup import SimilarPair, clusters
 from dpo_tui.core.export.select import pair_key, select_round
 from dpo_tui.core.export.split import split_pairs
 from dpo_tui.core.export.write import file_hashes, write_split_files
 from dpo_tui.core.importers import FORMATS, detect_format, read_prompts
-from dpo_tui.core.importers.annotations import to_annotations
+from dpo_tui.core.importers.annotations import restore_text_cells, to_annotations
 from dpo_tui.core.importers.base import ImportOptions
 from dpo_tui.core.importers.candidates import to_candidates
 from dpo_tui.core.models import Candidate, Judgement, PairPolicyName, Prompt
 from dpo_tui.core.rubric import load_rubric, resolve_rubric
+from dpo_tui.core.spreadsheet import neutralise_cells
 from dpo_tui.dataset import collect_pairs
-from dpo_tui.errors import DpoError
+from dpo_tui.errors import DpoError, ProjectError
 from dpo_tui.generation.base import Backend
 from dpo_tui.paths import data_dir, file_sha256
 from dpo_tui.store.project import CandidatesAdded, ExportRound, ImportRecord, ProjectStore, now
@@ -65,7 +69,7 @@ def import_prompts(
         prompts = read_prompts(path, fmt, options)
         parsed.append((path, fmt, prompts, file_sha256(path)))
     results = []
-    with store.db.atomic():
+    with store.writing():
         for path, fmt, prompts, digest in parsed:
             record = ImportRecord(
                 kind="prompts",
@@ -114,24 +118,28 @@ class AnnotationImport:
     scores: int
     scores_replaced: int
     judgements: int
+    diagnoses_replaced: int = 0
+    """Judgements whose earlier, different, non-empty diagnosis the import replaced."""
 
 
 def import_annotations(
     store: ProjectStore, path: Path, format_name: str | None = None, encoding: str = "utf-8"
 ) -> AnnotationImport:
     """Import scores, diagnoses and flags made elsewhere, validated against the rubric; all or
-    nothing. Prompts and responses given as text that the project lacks are added."""
+    nothing. Prompts and responses given as text that the project lacks are added. Text cells
+    of CSV/TSV files that CSV output neutralised are read back as the original text."""
     fmt = detect_format(path, format_name)
     known = dict(store.db.execute("select id, prompt_id from candidates").fetchall())
+    records = FORMATS[fmt](path, ImportOptions(encoding=encoding))
     rows = to_annotations(
         path,
-        FORMATS[fmt](path, ImportOptions(encoding=encoding)),
+        restore_text_cells(records) if fmt in ("csv", "tsv") else records,
         store.rubric,
         store.prompt_ids(),
         known,
         unit="row" if fmt == "parquet" else "line",
     )
-    with store.db.atomic():
+    with store.writing():
         prompts_added = store.add_prompts(
             [Prompt(id=pid, text=text, source=path.name) for pid, text in rows.prompts.items()]
         )[0]
@@ -148,10 +156,12 @@ def import_annotations(
         for (cid, annotator), values in cards.items():
             before = store.set_scores(cid, annotator, values)
             replaced += sum(key in before and before[key] != values[key] for key in values)
+        diagnoses_replaced = 0
         for (pid, annotator), (diagnosis, flags) in rows.judgements.items():
             judgement = store.judgement(pid, annotator) or Judgement(
                 prompt_id=pid, annotator=annotator
             )
+            diagnoses_replaced += judgement.diagnosis.strip() not in {"", diagnosis.strip()}
             store.save_judgement(
                 judgement.model_copy(update={"diagnosis": diagnosis, "flags": flags})
             )
@@ -168,13 +178,20 @@ def import_annotations(
             )
         )
     return AnnotationImport(
-        prompts_added, candidates_added, len(rows.scores), replaced, len(rows.judgements)
+        prompts_added,
+        candidates_added,
+        len(rows.scores),
+        replaced,
+        len(rows.judgements),
+        diagnoses_replaced,
     )
 
 
 def export_annotations(store: ProjectStore, out: Path) -> int:
     """Write every annotation as import-annotations reads it (CSV, or JSONL by suffix): a row
-    per candidate and annotator; returns the number of rows."""
+    per candidate and annotator, the file written whole (`atomic.write_whole`); returns the
+    number of rows. In CSV, text cells a spreadsheet would run as formulas are neutralised
+    (`core.spreadsheet`); import restores them."""
     criteria = [c.key for c in store.rubric.criteria]
     records = []
     for prompt in store.prompts():
@@ -205,27 +222,20 @@ def export_annotations(store: ProjectStore, out: Path) -> int:
                         "flags": ";".join(judgement.flags) if judgement else "",
                     }
                 )
-    if out.suffix.lower() == ".jsonl":
-        out.write_text(
-            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8"
-        )
-    else:
-        with out.open("w", encoding="utf-8", newline="") as handle:
-            writer = csv.DictWriter(
-                handle,
-                fieldnames=[
-                    "prompt_id",
-                    "prompt",
-                    "candidate_id",
-                    "response",
-                    "annotator",
-                    *criteria,
-                    "diagnosis",
-                    "flags",
-                ],
-            )
+    fields = ["prompt_id", "prompt", "candidate_id", "response", "annotator", *criteria]
+    fields += ["diagnosis", "flags"]
+
+    def write(path: Path) -> None:
+        if out.suffix.lower() == ".jsonl":
+            lines = (json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+            path.write_text("".join(lines), encoding="utf-8")
+            return
+        with path.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=fields)
             writer.writeheader()
-            writer.writerows(records)
+            writer.writerows(neutralise_cells(record) for record in records)
+
+    write_whole(out, write)
     return len(records)
 
 
@@ -256,10 +266,107 @@ def export_dataset(
     min_margin: float | None = None,
     conversational: bool = False,
     new_only: bool = False,
+    force: bool = False,
 ) -> ExportRound:
-    """Export the project's pairs as a new round: files, manifest, and a round record."""
+    """Export the project's pairs as a new round: files, manifest, and a round record.
+
+    All or nothing: under the project's write lock, the files and then manifest.json are
+    written into a new folder beside `out`, which is renamed into place before the round is
+    recorded. `out` must be missing or an empty folder; with `force`, whatever is there (a
+    folder, a file, a link itself, never what it points to) is replaced whole."""
+    target = Path(os.path.abspath(out))
+    _check_export_target(store, out, target, force)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staged = staging_folder(target)
+    placement: Placement | None = None
+    try:
+        with store.writing():
+            entry = _write_round(
+                store,
+                format_name,
+                staged,
+                out_dir=str(out),
+                title=target.name,
+                val_fraction=val_fraction,
+                seed=seed,
+                limit=limit,
+                policy=policy,
+                min_margin=min_margin,
+                conversational=conversational,
+                new_only=new_only,
+            )
+            make_public(staged)
+            placement = Placement.move(staged, target)
+            recorded = store.record_round(entry)
+            if recorded.number != entry.number:
+                raise ProjectError(
+                    f"{store.path}: recorded the export as round {recorded.number}, but its "
+                    f"manifest says {entry.number}",
+                    hint="report this as a bug; export again",
+                )
+    except BaseException as exc:
+        if placement is not None:
+            placement.undo()
+        shutil.rmtree(staged, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise DpoError(
+                f"{out}: cannot write the export ({exc}); the folder is as it was and no "
+                "round was recorded",
+                hint="free some disk space, or choose another --out, and export again",
+            ) from exc
+        raise
+    placement.finish()
+    return recorded
+
+
+def _check_export_target(store: ProjectStore, out: Path, target: Path, force: bool) -> None:
+    """Refuse an output path that holds anything but an empty folder, unless `force`; never
+    one that holds the project file itself."""
+    if not target.name:
+        raise DpoError(f"{out}: not a folder an export can be written to", hint="name a folder")
+    if not os.path.lexists(target):
+        return
+    if target.is_symlink():
+        what = "a symbolic link (it is never followed)"
+    elif not target.is_dir():
+        what = "a file"
+    elif any(target.iterdir()):
+        if store.path.resolve().is_relative_to(target.resolve()):
+            raise DpoError(
+                f"{out}: holds the project file {store.path}; an export never replaces it",
+                hint=f"export into a folder of its own, e.g. --out {out / 'export'}",
+            )
+        what = "a folder that is not empty"
+    else:
+        return
+    if not force:
+        raise DpoError(
+            f"{out}: already exists and is {what}",
+            hint="export into a new or empty folder, or add --force to replace it whole "
+            "(what is there is deleted)",
+        )
+
+
+def _write_round(
+    store: ProjectStore,
+    format_name: str,
+    folder: Path,
+    *,
+    out_dir: str,
+    title: str,
+    val_fraction: float,
+    seed: int,
+    limit: int | None,
+    policy: PairPolicyName | None,
+    min_margin: float | None,
+    conversational: bool,
+    new_only: bool,
+) -> ExportRound:
+    """Write the next round's files, then its manifest.json, into `folder`; returns the round
+    to record (called under the write lock, so its number is the one `record_round` gives)."""
     pair_set = collect_pairs(store, policy, min_margin)
-    earlier = {key for r in store.rounds() for key in r.pair_keys}
+    earlier_rounds = store.rounds()
+    earlier = {key for r in earlier_rounds for key in r.pair_keys}
     pairs = pair_set.exportable
     if new_only:
         pairs = [p for p in pairs if pair_key(p) not in earlier]
@@ -272,16 +379,19 @@ def export_dataset(
             "gave no pair",
         )
     train, validation = split_pairs(pairs, val_fraction, seed, prompt_clusters(store))
-    out.mkdir(parents=True, exist_ok=True)
     written = write_split_files(
-        format_name, {"train": train, "validation": validation}, out, conversational
+        format_name,
+        {"train": train, "validation": validation},
+        folder,
+        conversational,
+        title=title,
     )
     rubric = store.rubric
     entry = ExportRound(
-        number=0,
+        number=max((r.number for r in earlier_rounds), default=0) + 1,
         created_at=now(),
         format=format_name,
-        out_dir=str(out),
+        out_dir=out_dir,
         policy=policy or rubric.pairs.policy,
         min_margin=rubric.pairs.min_margin if min_margin is None else min_margin,
         val_fraction=val_fraction,
@@ -291,10 +401,9 @@ def export_dataset(
         validation_pairs=len(validation),
         disputed_excluded=len(pair_set.disputed),
         rubric_sha256=store.meta.rubric_sha256,
-        files=file_hashes(written, out),
+        files=file_hashes(written, folder),
         pair_keys=[pair_key(p) for p in pairs],
     )
-    entry = store.record_round(entry)
     manifest = entry.model_dump(exclude={"pair_keys"}) | {
         "dpo_tui_version": __version__,
         "project_id": store.meta.project_id,
@@ -302,7 +411,7 @@ def export_dataset(
         "conversational": conversational,
         "new_only": new_only,
     }
-    (out / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     return entry
 
 

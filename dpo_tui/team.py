@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import os
 import sqlite3
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 from dpo_tui.annotation import AnnotationSession
+from dpo_tui.atomic import staging
 from dpo_tui.core.rubric import parse_rubric
 from dpo_tui.errors import ProjectError
 from dpo_tui.store.project import ProjectStore
@@ -55,31 +57,67 @@ def plan(
 def assign(
     source: ProjectStore, annotators: list[str], overlap: float, out: Path, seed: int = 0
 ) -> Assignment:
-    """Write `out/<annotator>.dpo` for each annotator, each with its prompts and candidates."""
+    """Write `out/<annotator>.dpo` for each annotator, each with its prompts and candidates:
+    all built under temporary names in `out`, then renamed into place, or none at all."""
     with_candidates = [p.id for p in source.prompts() if source.candidates(p.id)]
     if not with_candidates:
         raise ProjectError(f"{source.path}: no prompt has candidates yet; nothing to assign")
     given = plan(with_candidates, annotators, overlap, seed)
+    unsafe = [name for name in annotators if name in (".", "..") or Path(name).name != name]
+    if unsafe:
+        raise ProjectError(
+            f"annotator {unsafe[0]!r}: not usable as a file name in {out}",
+            hint="name annotators without / (each gets NAME.dpo)",
+        )
     out.mkdir(parents=True, exist_ok=True)
-    clashes = [out / f"{name}.dpo" for name in annotators if (out / f"{name}.dpo").exists()]
-    if clashes:
-        raise ProjectError(f"{clashes[0]}: already exists", hint="choose another --out folder")
+    targets = {name: out / f"{name}.dpo" for name in annotators}
+    _refuse_existing(list(targets.values()), "choose another --out folder")
     rubric = parse_rubric(source.meta.rubric_text, f"{source.path} (stored rubric)")
     assignment_id = uuid.uuid4().hex
-    files = {}
-    for name in annotators:
-        path = out / f"{name}.dpo"
-        with ProjectStore.create(path, rubric, name) as store:
-            store.db["meta"].insert({"key": "assignment_id", "value": assignment_id})
-            wanted = set(given[name])
-            store.add_prompts([p for p in source.prompts() if p.id in wanted])
-            for pid in given[name]:
-                store.add_candidates(source.candidates(pid))
-        files[name] = path
+    try:
+        with staging(out / "assign") as folder:
+            for name in annotators:
+                with ProjectStore.create(folder / f"{name}.dpo", rubric, name) as store:
+                    store.db["meta"].insert({"key": "assignment_id", "value": assignment_id})
+                    wanted = set(given[name])
+                    store.add_prompts([p for p in source.prompts() if p.id in wanted])
+                    for pid in given[name]:
+                        store.add_candidates(source.candidates(pid))
+            _move_all(
+                {folder / f"{name}.dpo": target for name, target in targets.items()},
+                "choose another --out folder",
+            )
+    except (OSError, sqlite3.Error) as exc:
+        raise ProjectError(
+            f"{out}: cannot write the annotator files ({exc}); none was left behind",
+            hint="free some disk space (or choose another --out folder) and run assign again",
+        ) from exc
     shared = {
         (a, b): len(set(given[a]) & set(given[b])) for a, b in itertools.combinations(annotators, 2)
     }
-    return Assignment(assignment_id, files, {n: len(given[n]) for n in annotators}, shared)
+    return Assignment(assignment_id, targets, {n: len(given[n]) for n in annotators}, shared)
+
+
+def _refuse_existing(paths: list[Path], hint: str) -> None:
+    """Refuse a target that exists as anything, a dangling link included."""
+    for path in paths:
+        if os.path.lexists(path):
+            raise ProjectError(f"{path}: already exists", hint=hint)
+
+
+def _move_all(moves: dict[Path, Path], hint: str) -> None:
+    """Rename each finished file onto its target, none if any target exists by now; on a
+    failure, remove those already moved."""
+    _refuse_existing(list(moves.values()), hint)
+    moved: list[Path] = []
+    try:
+        for built, target in moves.items():
+            os.replace(built, target)
+            moved.append(target)
+    except BaseException:
+        for target in moved:
+            target.unlink(missing_ok=True)
+        raise
 
 
 @dataclass(frozen=True)
@@ -94,22 +132,42 @@ class Packed:
 
 def pack(project: Path, out: Path | None = None) -> Packed:
     """One self-contained file to email: WAL checkpointed, copied with VACUUM INTO, journal
-    mode DELETE, integrity-checked."""
+    mode DELETE, integrity-checked; built under a temporary name beside the target and
+    renamed into place only when complete."""
     target = out or project.with_name(f"{project.stem}.packed.dpo")
-    if target.exists():
-        raise ProjectError(f"{target}: already exists", hint="remove it or name another with --out")
+    hint = "remove it or name another with --out"
+    _refuse_existing([target], hint)
+    if not target.parent.is_dir():
+        raise ProjectError(
+            f"{target.parent}: no such folder", hint="create it, or name another --out"
+        )
     with ProjectStore.open(project) as store:
         store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        store.db.execute("VACUUM INTO ?", [str(target)])
+        try:
+            with staging(target) as folder:
+                built = folder / target.name
+                store.db.execute("VACUUM INTO ?", [str(built)])
+                if not _self_contained(built):
+                    raise ProjectError(f"{target}: the packed copy failed its integrity check")
+                _move_all({built: target}, hint)
+        except (OSError, sqlite3.Error) as exc:
+            raise ProjectError(
+                f"{target}: cannot be written ({exc}); nothing was left behind",
+                hint="free some disk space (or name another --out) and run pack again",
+            ) from exc
         meta = store.meta
         judged = store.db.execute("select count(*) from judgements").fetchone()[0]
         scores = store.score_count()
         done = AnnotationSession(store).progress().done
-    conn = sqlite3.connect(target)
+    return Packed(target, meta.annotator, meta.rubric_sha256, judged, done, scores)
+
+
+def _self_contained(path: Path) -> bool:
+    """Switch a packed copy to journal mode DELETE (one file); whether it passes its
+    integrity check."""
+    conn = sqlite3.connect(path)
     try:
         conn.execute("PRAGMA journal_mode = DELETE")
-        if conn.execute("PRAGMA integrity_check").fetchone() != ("ok",):
-            raise ProjectError(f"{target}: the packed copy failed its integrity check")
+        return bool(conn.execute("PRAGMA integrity_check").fetchone() == ("ok",))
     finally:
         conn.close()
-    return Packed(target, meta.annotator, meta.rubric_sha256, judged, done, scores)

@@ -34,8 +34,8 @@ from dpo_tui.store.project import ProjectStore
     "--out",
     "-o",
     required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Output folder (created if needed).",
+    type=click.Path(path_type=Path),
+    help="Output folder: new, or empty (created if needed; written whole or not at all).",
 )
 @click.option(
     "--val",
@@ -56,6 +56,12 @@ from dpo_tui.store.project import ProjectStore
 @min_margin_option
 @click.option("--conversational", is_flag=True, help="trl/hf: prompts and responses as messages.")
 @click.option("--new-only", is_flag=True, help="Only pairs that no earlier round exported.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Replace whatever --out holds (a folder with all its files, a file, or a link, "
+    "never what it points to).",
+)
 def export(
     project: Path,
     format_name: str,
@@ -67,11 +73,13 @@ def export(
     min_margin: float | None,
     conversational: bool,
     new_only: bool,
+    force: bool,
 ) -> None:
     """Export preference pairs with a train/validation split that never leaks a prompt.
 
     Each export is recorded as a round (see `dpo-tui rounds`) and writes manifest.json.
-    Disputed pairs (annotators disagree) are left out.
+    Disputed pairs (annotators disagree) are left out. The folder is written whole, then
+    renamed into place: an export that fails leaves --out as it was and records no round.
     """
     with ProjectStore.open(project) as store:
         entry = export_dataset(
@@ -85,6 +93,7 @@ def export(
             min_margin=min_margin,  # type: ignore[arg-type]
             conversational=conversational,
             new_only=new_only,
+            force=force,
         )
     say(
         f"Round {entry.number}: {entry.train_pairs} train + {entry.validation_pairs} validation "
@@ -119,7 +128,7 @@ def report(
     from dpo_tui.report import project_report
     from dpo_tui.report_terminal import render
 
-    with ProjectStore.open(project) as store:
+    with ProjectStore.open(project, read_only=True) as store:
         result = project_report(store, policy, min_margin)  # type: ignore[arg-type]
         rubric_name = store.rubric.rubric.name
     if as_json:
@@ -144,7 +153,7 @@ def report(
 def rounds(project: Path, as_json: bool) -> None:
     """List the export rounds of a project: when, what, how many pairs, and the latest
     evaluation of each model on each (`dpo-tui eval`)."""
-    with ProjectStore.open(project) as store:
+    with ProjectStore.open(project, read_only=True) as store:
         entries = store.rounds()
         runs = eval_runs(store)
     latest: dict[tuple[int | None, str, str | None, str], EvalRun] = {}

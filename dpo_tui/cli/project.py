@@ -150,7 +150,8 @@ def import_annotations_(project: Path, file: Path, format_name: str | None, enco
         result = import_annotations(store, file, format_name, encoding)
     say(
         f"{file}: {result.scores} scores ({result.scores_replaced} replaced), "
-        f"{result.judgements} judgements; added {result.prompts_added} prompts and "
+        f"{result.judgements} judgements ({result.diagnoses_replaced} diagnoses replaced an "
+        f"earlier, different one); added {result.prompts_added} prompts and "
         f"{result.candidates_added} candidates"
     )
 
@@ -160,7 +161,7 @@ def import_annotations_(project: Path, file: Path, format_name: str | None, enco
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
 def export_annotations_(project: Path, out: Path) -> None:
     """Write every annotation as `import-annotations` reads it (CSV, or JSONL for .jsonl)."""
-    with ProjectStore.open(project) as store:
+    with ProjectStore.open(project, read_only=True) as store:
         count = export_annotations(store, out)
     say(f"{out}: {count} rows")
 
@@ -178,7 +179,7 @@ def _print_imports(results: list[ImportResult]) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 def status(project: Path, as_json: bool) -> None:
     """Show what a project holds: prompts, candidates, annotations, imports."""
-    with ProjectStore.open(project) as store:
+    with ProjectStore.open(project, read_only=True) as store:
         summary = store.status()
     if as_json:
         click.echo(json_dumps(summary.model_dump()))

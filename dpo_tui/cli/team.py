@@ -34,7 +34,7 @@ def assign(project: Path, annotators: str, overlap: float, out: Path, seed: int)
     from dpo_tui.team import assign as assign_files
 
     names = [name.strip() for name in annotators.split(",") if name.strip()]
-    with ProjectStore.open(project) as store:
+    with ProjectStore.open(project, read_only=True) as store:
         result = assign_files(store, names, overlap, out, seed)
     for name, path in result.files.items():
         say(f"{path}: {result.items[name]} prompts for {name}")

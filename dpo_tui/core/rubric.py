@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from dpo_tui.core.bounded import BoundsError, toml_document
 from dpo_tui.core.models import Rubric
 from dpo_tui.errors import RubricError
 from dpo_tui.paths import bundled_rubrics
@@ -27,7 +28,11 @@ class LoadedRubric:
 def parse_rubric(text: str, origin: str) -> LoadedRubric:
     """Validate rubric TOML `text`; `origin` names where it came from in errors."""
     try:
-        data = tomllib.loads(text)
+        data = toml_document(text)
+    except BoundsError as exc:
+        raise RubricError(
+            origin, f"not accepted as a rubric: {exc.problem}", line=exc.line
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         line = getattr(exc, "lineno", None)
         problem = f"not valid TOML: {getattr(exc, 'msg', str(exc))}"

@@ -10,6 +10,27 @@ _TABLE = {code: f"\\x{code:02x}" for code in _CONTROL} | {code: f"\\u{code:04x}"
 _JSON_TABLE = {code: f"\\u{code:04x}" for code in _CONTROL + _BIDI}
 
 
+MAX_DIAGNOSIS_CHARS = 20_000
+"""A diagnosis says why one response is better: a few sentences. A longer one is a paste."""
+
+
+def storable(text: str) -> str | None:
+    """Why `text` (a prompt, a response, a diagnosis) cannot be stored, or None: a NUL
+    character, which C strings, SQLite's text functions and many tools cut the text at."""
+    if "\x00" in text:
+        return "contains a NUL character (\\x00), which would cut the text short in other tools"
+    return None
+
+
+def diagnosis_problem(text: str) -> str | None:
+    """Why `text` cannot be stored as a diagnosis, or None."""
+    if len(text) > MAX_DIAGNOSIS_CHARS:
+        return (
+            f"the diagnosis is {len(text):,} characters, over the limit of {MAX_DIAGNOSIS_CHARS:,}"
+        )
+    return storable(text)
+
+
 def visible(text: str) -> str:
     """`text` with every control character (ESC, CR, C1 ...) and bidi override shown as an
     escape such as `\\x1b` or `\\u202e`, so it can never drive the terminal; newlines and

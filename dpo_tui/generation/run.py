@@ -39,11 +39,13 @@ def stored_candidate(
     prompt_id: str, made: GeneratedCandidate, backend: Backend, slot: object, **params: object
 ) -> Candidate:
     """A generated candidate as stored: who made it, its preset's sampling parameters, its
-    slot and finish reason (then `params`), tokens and time."""
+    slot and finish reason (then `params`), tokens and time. A NUL character a model wrote
+    (which the store refuses) becomes U+FFFD, the replacement character."""
+    text = made.text.replace("\x00", "\ufffd")
     return Candidate(
-        id=candidate_id(prompt_id, made.text),
+        id=candidate_id(prompt_id, text),
         prompt_id=prompt_id,
-        text=made.text,
+        text=text,
         origin=backend.origin,
         model=backend.model_name,
         preset=made.preset.name,

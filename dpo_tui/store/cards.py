@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
+from dpo_tui.store.values import stored_json
+
 
 def card_json(values: Mapping[str, int]) -> str:
     """The stored form of a card: compact JSON, keys sorted, so equal cards are equal text."""
@@ -23,5 +25,5 @@ class CardReader:
     def __call__(self, text: str) -> dict[str, int]:
         values = self._parsed.get(text)
         if values is None:
-            values = self._parsed[text] = json.loads(text)
+            values = self._parsed[text] = stored_json(text, "a score card")
         return values

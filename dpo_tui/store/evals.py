@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from dpo_tui.store.project import ProjectStore, now
+from dpo_tui.store.values import stored_json
 
 
 class EvalRun(BaseModel):
@@ -54,7 +55,7 @@ def eval_runs(store: ProjectStore) -> list[EvalRun]:
     runs = []
     for values in cursor.fetchall():
         row = dict(zip(names, values, strict=True))
-        row["details"] = json.loads(row["details"])
+        row["details"] = stored_json(row["details"], "an evaluation's details")
         runs.append(EvalRun.model_validate(row))
     return runs
 
@@ -80,7 +81,7 @@ def save_logprobs(
 ) -> None:
     """Store (prompt id, candidate id, tokens, summed log-probability) rows, in one commit."""
     created = now()
-    with store.db.atomic():
+    with store.writing():
         store.db.conn.executemany(
             "insert or replace into eval_logprobs (model_sha256, prompt_id, candidate_id, "
             "template_sha256, tokens, logprob, created_at) values (?, ?, ?, ?, ?, ?, ?)",

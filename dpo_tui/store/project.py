@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import sqlite3
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -21,9 +22,11 @@ from dpo_tui import __version__
 from dpo_tui.core.dedup import NEAR_DUPLICATE, closest_earlier, near_duplicate_pairs
 from dpo_tui.core.models import Candidate, Judgement, Message, Prompt, Resolution, Rubric
 from dpo_tui.core.rubric import LoadedRubric, parse_rubric
+from dpo_tui.core.safe_text import diagnosis_problem, storable, visible
 from dpo_tui.errors import ProjectError, SchemaTooNewError
 from dpo_tui.store.cards import CardReader, card_json
 from dpo_tui.store.migrations import KNOWN, SCHEMA_VERSION, applied_names, migrations
+from dpo_tui.store.values import stored_json
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
@@ -109,9 +112,10 @@ class ProjectStatus(BaseModel):
 class ProjectStore:
     """A project file. Use `create` or `open`, then as a context manager or `close()`."""
 
-    def __init__(self, path: Path, db: Database) -> None:
+    def __init__(self, path: Path, db: Database, *, read_only: bool = False) -> None:
         self.path = path
         self.db = db
+        self.read_only = read_only
         self._rubric: LoadedRubric | None = None
 
     # -- opening -------------------------------------------------------------
@@ -122,7 +126,7 @@ class ProjectStore:
         annotator = annotator.strip()
         if not annotator:
             raise ProjectError("the annotator name must not be empty")
-        if path.exists():
+        if os.path.lexists(path):  # a dangling symlink too: never create a file through one
             raise ProjectError(
                 f"{path}: already exists", hint="choose another name, or open it with `status`"
             )
@@ -130,7 +134,7 @@ class ProjectStore:
             raise ProjectError(f"{path.parent}: no such folder")
         store = cls(path, _connect(path))
         try:
-            with store.db.atomic():
+            with store.writing():
                 migrations.apply(store.db)
                 store._table("meta").insert_all(
                     [
@@ -150,32 +154,54 @@ class ProjectStore:
         return store
 
     @classmethod
-    def open(cls, path: Path) -> ProjectStore:
-        """Open an existing project file, migrating an older schema; refuses a newer one."""
+    def open(cls, path: Path, *, read_only: bool = False) -> ProjectStore:
+        """Open an existing project file, migrating an older schema; refuses a newer one.
+
+        `read_only` (for commands that write nothing): the file is opened read-only, so a
+        read-only file or folder is no obstacle; a file of an older schema is upgraded first
+        when it can be written, else refused with what to do."""
         if not path.is_file():
+            kind = "a folder" if path.is_dir() else "not a regular file" if path.exists() else ""
             raise ProjectError(
-                f"{path}: no such project file", hint="create one with `dpo-tui init`"
+                f"{path}: {kind or 'no such project file'}",
+                hint="give the path of a .dpo project file; create one with `dpo-tui init`",
             )
         with path.open("rb") as handle:
             if handle.read(16) != SQLITE_MAGIC:
                 raise ProjectError(f"{path}: not a dpo-tui project file (not an SQLite database)")
-        store = cls(path, _connect(path))
+        store = cls(path, _connect(path, read_only=read_only), read_only=read_only)
         try:
-            store._check_and_migrate()
+            behind = store._check_schema()
+            if behind and not read_only:
+                store._migrate()
         except BaseException:
             store.close()
             raise
+        if behind and read_only:
+            store.close()
+            if not (os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)):
+                raise ProjectError(
+                    f"{path}: written by an older dpo-tui; upgrading it needs write access to "
+                    "the file and its folder",
+                    hint="make them writable once (or copy the file to a writable folder) and "
+                    "run the command again",
+                )
+            cls.open(path).close()
+            return cls.open(path, read_only=True)
         return store
 
-    def _check_and_migrate(self) -> None:
+    def _check_schema(self) -> bool:
+        """Check the file's schema version and migration record; True if it is older than
+        this dpo-tui's (to migrate)."""
         try:
             if not self._table("meta").exists():
                 raise ProjectError(f"{self.path}: an SQLite file, but not a dpo-tui project")
             applied = applied_names(self.db)
+            raw = self._meta_value("schema_version")
         except sqlite3.DatabaseError as exc:
             raise ProjectError(f"{self.path}: cannot be read ({exc})") from None
         unknown = [name for name in applied if name not in KNOWN]
-        stored = int(self._meta_value("schema_version") or 0)
+        stored = int(raw) if raw is not None and raw.isdecimal() and raw.isascii() else -1
         if unknown or stored > SCHEMA_VERSION:
             raise SchemaTooNewError(
                 f"{self.path}: written by a newer dpo-tui (schema version "
@@ -183,22 +209,32 @@ class ProjectStore:
                 f"{SCHEMA_VERSION})",
                 hint="upgrade dpo-tui (pip install -U dpo-tui) to open this file",
             )
-        if len(applied) < SCHEMA_VERSION:
-            with self.reading_to_write():
-                migrations.apply(self.db)
-                self._table("meta").upsert(
-                    {"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key"
-                )
+        if stored < 1 or applied != KNOWN[: len(applied)] or stored != len(applied):
+            shown = "missing" if raw is None else repr(raw[:40])
+            raise ProjectError(
+                f"{self.path}: damaged: its schema version ({shown}) and its record of "
+                f"migrations ({len(applied)} applied) do not agree",
+                hint="open an earlier copy of the file, or ask whoever sent it for a new one",
+            )
+        return len(applied) < SCHEMA_VERSION
+
+    def _migrate(self) -> None:
+        with self.writing():
+            migrations.apply(self.db)
+            self._table("meta").upsert(
+                {"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key"
+            )
 
     @contextlib.contextmanager
-    def reading_to_write(self) -> Iterator[None]:
-        """A transaction that reads, then writes what it read: it takes the write lock first
-        (waiting as the busy timeout allows). In WAL mode a plain transaction whose snapshot
-        another process wrote past fails at its first write with "database is locked", at
-        once. Inside a transaction already open: a savepoint."""
+    def writing(self) -> Iterator[None]:
+        """A write transaction: it takes the write lock first (`BEGIN IMMEDIATE`, waiting as
+        the busy timeout allows), so what it reads stays true until it commits. A deferred
+        transaction whose snapshot another process wrote past fails at its first write with
+        "database is locked" at once, whatever the timeout: every write goes through here.
+        Inside a transaction already open: a savepoint."""
         conn = self.db.conn
         if conn.in_transaction:
-            with self.db.atomic():
+            with self.db.atomic():  # a savepoint
                 yield
             return
         conn.execute("BEGIN IMMEDIATE")
@@ -273,25 +309,26 @@ class ProjectStore:
         """
         if not prompts:
             return 0, 0
-        existing = self.prompt_ids()
-        fresh: dict[str, Prompt] = {}
-        for prompt in prompts:
-            if prompt.id not in existing and prompt.id not in fresh:
-                fresh[prompt.id] = prompt
-        created = now()
-        rows = [
-            {
-                "id": p.id,
-                "text": p.text,
-                "messages": _messages_json(p.messages),
-                "source": p.source,
-                "tags": json.dumps(list(p.tags), ensure_ascii=False),
-                "created_at": created,
-            }
-            for p in fresh.values()
-        ]
-        added, skipped = len(rows), len(prompts) - len(rows)
-        with self.db.atomic():
+        _check_storable((p.text, *(m.content for m in p.messages or ())) for p in prompts)
+        with self.writing():
+            existing = self.prompt_ids()
+            fresh: dict[str, Prompt] = {}
+            for prompt in prompts:
+                if prompt.id not in existing and prompt.id not in fresh:
+                    fresh[prompt.id] = prompt
+            created = now()
+            rows = [
+                {
+                    "id": p.id,
+                    "text": p.text,
+                    "messages": _messages_json(p.messages),
+                    "source": p.source,
+                    "tags": json.dumps(list(p.tags), ensure_ascii=False),
+                    "created_at": created,
+                }
+                for p in fresh.values()
+            ]
+            added, skipped = len(rows), len(prompts) - len(rows)
             self._table("prompts").insert_all(rows)
             if record is not None and added:
                 self.log_import(
@@ -311,14 +348,14 @@ class ProjectStore:
                 text=text,
                 messages=_messages_from_json(messages),
                 source=source,
-                tags=tuple(json.loads(tags)),
+                tags=tuple(stored_json(tags, "a prompt's tags")),
             )
 
     def near_duplicate_prompts(self) -> list[tuple[str, str, float]]:
         """Pairs of near-duplicate prompts (first id, second id, similarity), in import order
         of the first then the second. Computed (`core.dedup`) for the current prompts when
-        they changed since the last time, and kept in the file: import and merge call this
-        after adding prompts, so a report reads what is kept."""
+        they changed since the last time, and kept in the file (unless it is open read-only):
+        import and merge call this after adding prompts, so a report reads what is kept."""
         ids = [row[0] for row in self.db.execute("select id from prompts order by rowid")]
         kept = "select first_id, second_id, similarity from near_duplicate_prompts order by rowid"
         if self._meta_value("near_duplicates_of") == _fingerprint(ids):
@@ -330,7 +367,9 @@ class ProjectStore:
             (rows[pair.first][0], rows[pair.second][0], pair.score)
             for pair in near_duplicate_pairs([text for _, text in rows])
         ]
-        with self.db.atomic():
+        if self.read_only:  # computed for this reader, kept by the next writer
+            return found
+        with self.writing():
             self.db.execute("delete from near_duplicate_prompts")
             self.db.conn.executemany(
                 "insert into near_duplicate_prompts (first_id, second_id, similarity) "
@@ -363,36 +402,37 @@ class ProjectStore:
         (`near_duplicate_of`, `similarity`): such a pair carries no preference signal.
         `record` is logged in `imports` when anything was added.
         """
-        stored = {
-            row[0]
-            for row in self.db.execute(
-                "select id from candidates where id in (select value from json_each(?))",
-                [json.dumps([c.id for c in candidates])],
-            )
-        }
-        by_prompt: dict[str, list[Candidate]] = {}
-        for candidate in candidates:
-            if candidate.id not in stored:  # prompts with nothing new cost nothing more
-                by_prompt.setdefault(candidate.prompt_id, []).append(candidate)
-        rows: dict[str, dict[str, object]] = {}
-        created = now()
-        for pid, fresh in by_prompt.items():
-            earlier = self.candidates(pid)
-            known = {c.id for c in earlier}
-            new = [c for c in dict((c.id, c) for c in fresh).values() if c.id not in known]
-            pool = earlier + new
-            flagged = closest_earlier([c.text for c in pool])
-            for index, candidate in enumerate(new, start=len(earlier)):
-                match = flagged.get(index)
-                rows[candidate.id] = {
-                    **candidate.model_dump(),
-                    "params": json.dumps(candidate.params),
-                    "near_duplicate_of": pool[match[0]].id if match else None,
-                    "similarity": round(match[1], 4) if match else None,
-                    "created_at": created,
-                }
-        added = len(rows)
-        with self.db.atomic():
+        _check_storable((c.text,) for c in candidates)
+        with self.writing():  # what is stored is read under the write lock
+            stored = {
+                row[0]
+                for row in self.db.execute(
+                    "select id from candidates where id in (select value from json_each(?))",
+                    [json.dumps([c.id for c in candidates])],
+                )
+            }
+            by_prompt: dict[str, list[Candidate]] = {}
+            for candidate in candidates:
+                if candidate.id not in stored:  # prompts with nothing new cost nothing more
+                    by_prompt.setdefault(candidate.prompt_id, []).append(candidate)
+            rows: dict[str, dict[str, object]] = {}
+            created = now()
+            for pid, fresh in by_prompt.items():
+                earlier = self.candidates(pid)
+                known = {c.id for c in earlier}
+                new = [c for c in dict((c.id, c) for c in fresh).values() if c.id not in known]
+                pool = earlier + new
+                flagged = closest_earlier([c.text for c in pool])
+                for index, candidate in enumerate(new, start=len(earlier)):
+                    match = flagged.get(index)
+                    rows[candidate.id] = {
+                        **candidate.model_dump(),
+                        "params": json.dumps(candidate.params),
+                        "near_duplicate_of": pool[match[0]].id if match else None,
+                        "similarity": round(match[1], 4) if match else None,
+                        "created_at": created,
+                    }
+            added = len(rows)
             self._table("candidates").insert_all(rows.values())
             if record is not None and added:
                 self.log_import(
@@ -456,7 +496,7 @@ class ProjectStore:
                 f"{self.path}: {others[0][0]} has scored this candidate; it is kept",
                 hint="regenerate only candidates nobody else has scored",
             )
-        with self.db.atomic():
+        with self.writing():
             self.db.execute(
                 "delete from scores where candidate_id = ? and annotator = ?", [old_id, annotator]
             )
@@ -480,7 +520,7 @@ class ProjectStore:
                 f"{self.path}: {len(scored)} of these prompts already have scores "
                 f"(first: {scored[0][0]}); their candidates are kept"
             )
-        with self.db.atomic():
+        with self.writing():
             cursor = self.db.execute(
                 "delete from candidates where prompt_id in (select value from json_each(?))", [ids]
             )
@@ -510,12 +550,12 @@ class ProjectStore:
                 raise ProjectError(
                     f"{criterion}: {value} is outside the scale {scale.min}..{scale.max}"
                 )
-        with self.reading_to_write():
+        with self.writing():
             row = self.db.execute(
                 "select criteria from scores where candidate_id = ? and annotator = ?",
                 [candidate_id, annotator],
             ).fetchone()
-            before: dict[str, int] = {} if row is None else json.loads(row[0])
+            before: dict[str, int] = {} if row is None else stored_json(row[0], "a score card")
             card = {**before, **values}
             kept = {key: value for key, value in card.items() if value is not None}
             if not kept:
@@ -539,7 +579,7 @@ class ProjectStore:
             "join candidates c on c.id = s.candidate_id where c.prompt_id = ? and s.annotator = ?"
         )
         return {
-            cid: json.loads(criteria)
+            cid: stored_json(criteria, "a score card")
             for cid, criteria in self.db.execute(query, [prompt_id, annotator])
         }
 
@@ -573,7 +613,11 @@ class ProjectStore:
         }
 
     def save_judgement(self, judgement: Judgement) -> Judgement:
-        """Write a judgement whole, committed at once; returns it with its new `updated_at`."""
+        """Write a judgement whole, committed at once; returns it with its new `updated_at`.
+        A diagnosis with a NUL character or over `MAX_DIAGNOSIS_CHARS` is refused."""
+        problem = diagnosis_problem(judgement.diagnosis)
+        if problem:
+            raise ProjectError(f"not stored: {problem}")
         saved = judgement.model_copy(update={"updated_at": now()})
         self._table("judgements").upsert(
             {
@@ -620,7 +664,7 @@ class ProjectStore:
 
     def record_round(self, entry: ExportRound) -> ExportRound:
         """Log an export as the next round; returns it with its number."""
-        with self.reading_to_write():
+        with self.writing():
             last = self.db.execute("select coalesce(max(number), 0) from rounds").fetchone()[0]
             entry = entry.model_copy(update={"number": last + 1})
             row = entry.model_dump()
@@ -632,8 +676,8 @@ class ProjectStore:
     def rounds(self) -> list[ExportRound]:
         result = []
         for row in self._table("rounds").rows_where(order_by="number"):
-            row["files"] = json.loads(row["files"])
-            row["pair_keys"] = [tuple(k) for k in json.loads(row["pair_keys"])]
+            row["files"] = stored_json(row["files"], "a round's files")
+            row["pair_keys"] = [tuple(k) for k in stored_json(row["pair_keys"], "a round's pairs")]
             result.append(ExportRound.model_validate(row))
         return result
 
@@ -712,7 +756,7 @@ _CANDIDATE_FIELDS = tuple(Candidate.model_fields)  # computed on each access to 
 
 def _candidate(row: Sequence[Any]) -> Candidate:
     values = dict(zip(_CANDIDATE_FIELDS, row, strict=True))
-    values["params"] = json.loads(values["params"] or "{}")
+    values["params"] = stored_json(values["params"] or "{}", "a candidate's parameters")
     values["model"] = values["model"] or ""
     values["preset"] = values["preset"] or ""
     return Candidate.model_validate(values)
@@ -724,24 +768,67 @@ def _judgement(row: Sequence[Any]) -> Judgement:
         prompt_id=prompt_id,
         annotator=annotator,
         diagnosis=diagnosis or "",
-        flags=tuple(json.loads(flags or "[]")),
-        display_order=tuple(json.loads(order or "[]")),
+        flags=tuple(stored_json(flags or "[]", "a judgement's flags")),
+        display_order=tuple(stored_json(order or "[]", "a judgement's display order")),
         seconds_spent=seconds or 0.0,
         updated_at=updated,
     )
 
 
-def _connect(path: Path) -> Database:
-    conn = sqlite3.connect(str(path), isolation_level=None)
-    conn.execute("PRAGMA busy_timeout = 5000")
-    conn.execute("PRAGMA foreign_keys = ON")
+BUSY_TIMEOUT_MS = 60_000
+"""How long a write waits for another process's write lock (a merge or a large import can
+hold it for seconds) before it gives up with "database is locked"."""
+
+
+def _connect(path: Path, *, read_only: bool = False) -> Database:
+    """A connection in autocommit mode (transactions are explicit: `writing`), waiting for
+    locks up to BUSY_TIMEOUT_MS; WAL mode, unless read-only."""
+    try:
+        conn = _read_only(path) if read_only else sqlite3.connect(str(path), isolation_level=None)
+    except sqlite3.Error as exc:
+        raise ProjectError(f"{path}: cannot be opened ({exc})") from None
     db = Database(conn)
     try:
-        db.enable_wal()
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if not read_only:
+            db.enable_wal()
     except sqlite3.DatabaseError as exc:
         db.close()
+        if "readonly" in str(exc) or "unable to open" in str(exc):
+            raise ProjectError(
+                f"{path}: cannot be written ({exc})",
+                hint="make the file and its folder writable; commands that only read "
+                "(status, report, rounds, export-annotations) work on it as it is",
+            ) from None
         raise ProjectError(f"{path}: cannot be opened as a project file ({exc})") from None
     return db
+
+
+def _check_storable(texts: Iterable[Iterable[str]]) -> None:
+    """The store's own check that no text written holds what `safe_text.storable` refuses
+    (importers check first, naming the file and line: this catches every other path)."""
+    for group in texts:
+        for text in group:
+            problem = storable(text)
+            if problem:
+                raise ProjectError(f"not stored: a text {problem}: {visible(text[:60])!r}")
+
+
+def _read_only(path: Path) -> sqlite3.Connection:
+    """A read-only connection. A WAL-mode file needs its `-shm` index, which SQLite cannot
+    create in a read-only folder; when no `-wal` file exists (every change is in the file
+    itself, as dpo-tui leaves it on closing), the file is opened as immutable instead."""
+    uri = path.resolve().as_uri()
+    conn = sqlite3.connect(f"{uri}?mode=ro", uri=True, isolation_level=None)
+    try:
+        conn.execute("PRAGMA schema_version").fetchone()
+    except sqlite3.OperationalError:
+        conn.close()
+        if os.path.lexists(f"{path}-wal"):
+            raise
+        conn = sqlite3.connect(f"{uri}?mode=ro&immutable=1", uri=True, isolation_level=None)
+    return conn
 
 
 def _messages_json(messages: Iterable[Message] | None) -> str | None:
@@ -753,4 +840,4 @@ def _messages_json(messages: Iterable[Message] | None) -> str | None:
 def _messages_from_json(raw: str | None) -> tuple[Message, ...] | None:
     if raw is None:
         return None
-    return tuple(Message.model_validate(m) for m in json.loads(raw))
+    return tuple(Message.model_validate(m) for m in stored_json(raw, "a conversation"))

@@ -79,7 +79,9 @@ def open_untrusted(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> sqlite3.Co
         return _refuse(path, problem, hint)
 
     if not path.is_file():
-        raise refuse("no such file")
+        if path.is_dir():
+            raise refuse("is a folder, not a project file")
+        raise refuse("not a regular file" if path.exists() else "no such file")
     size = path.stat().st_size
     if size > max_bytes:
         raise refuse(

@@ -97,13 +97,14 @@ def test_pairs_carry_scores_diagnosis_and_origin(exported_project: ProjectStore)
 
 
 def test_trl_jsonl_loads_with_datasets(exported_project: ProjectStore, tmp_path: Path):
+    out = tmp_path / "out"  # tmp_path holds the project file
     datasets = pytest.importorskip("datasets")
-    round_ = export_dataset(exported_project, "trl", tmp_path, seed=3)
+    round_ = export_dataset(exported_project, "trl", out, seed=3)
     loaded = datasets.load_dataset(
         "json",
         data_files={
-            "train": str(tmp_path / "train.jsonl"),
-            "validation": str(tmp_path / "validation.jsonl"),
+            "train": str(out / "train.jsonl"),
+            "validation": str(out / "validation.jsonl"),
         },
     )
     assert loaded["train"].column_names == ["prompt", "chosen", "rejected"]
@@ -115,8 +116,9 @@ def test_trl_jsonl_loads_with_datasets(exported_project: ProjectStore, tmp_path:
 
 
 def test_trl_conversational(exported_project: ProjectStore, tmp_path: Path):
-    export_dataset(exported_project, "trl", tmp_path, conversational=True)
-    record = json.loads((tmp_path / "train.jsonl").read_text().splitlines()[0])
+    out = tmp_path / "out"  # tmp_path holds the project file
+    export_dataset(exported_project, "trl", out, conversational=True)
+    record = json.loads((out / "train.jsonl").read_text().splitlines()[0])
     assert record["prompt"][0]["role"] == "user"
     assert record["chosen"] == [{"role": "assistant", "content": record["chosen"][0]["content"]}]
 
@@ -124,9 +126,10 @@ def test_trl_conversational(exported_project: ProjectStore, tmp_path: Path):
 def test_hf_parquet_loads_from_the_folder_with_both_splits(
     exported_project: ProjectStore, tmp_path: Path
 ):
+    out = tmp_path / "out"  # tmp_path holds the project file
     datasets = pytest.importorskip("datasets")
-    round_ = export_dataset(exported_project, "hf", tmp_path)
-    loaded = datasets.load_dataset(str(tmp_path))
+    round_ = export_dataset(exported_project, "hf", out)
+    loaded = datasets.load_dataset(str(out))
     assert set(loaded) == {"train", "validation"}
     assert loaded["train"].num_rows == round_.train_pairs
     assert {"prompt", "chosen", "rejected", "diagnosis", "scores", "prompt_id"} <= set(
@@ -139,21 +142,23 @@ def test_hf_parquet_loads_from_the_folder_with_both_splits(
 def test_openai_format_has_separate_files_and_fields(
     exported_project: ProjectStore, tmp_path: Path
 ):
-    export_dataset(exported_project, "openai", tmp_path)
-    record = json.loads((tmp_path / "training.jsonl").read_text().splitlines()[0])
+    out = tmp_path / "out"  # tmp_path holds the project file
+    export_dataset(exported_project, "openai", out)
+    record = json.loads((out / "training.jsonl").read_text().splitlines()[0])
     assert set(record) == {"input", "preferred_output", "non_preferred_output"}
     assert record["input"]["messages"][-1]["role"] == "user"
     assert record["preferred_output"][0]["role"] == "assistant"
-    assert (tmp_path / "validation.jsonl").exists()
+    assert (out / "validation.jsonl").exists()
 
 
 def test_csv_has_the_guide_columns(exported_project: ProjectStore, tmp_path: Path):
+    out = tmp_path / "out"  # tmp_path holds the project file
     pandas = pytest.importorskip("pandas")
-    export_dataset(exported_project, "csv", tmp_path)
-    frame = pandas.read_csv(tmp_path / "train.csv")
+    export_dataset(exported_project, "csv", out)
+    frame = pandas.read_csv(out / "train.csv")
     for column in ("prompt", "better_response", "weaker_response", "diagnosis", "scores"):
         assert column in frame.columns
-    with (tmp_path / "train.csv").open(newline="") as handle:
+    with (out / "train.csv").open(newline="") as handle:
         row = next(csv.DictReader(handle))
     assert json.loads(row["scores"])["weaker"]["clarity"] == 1
 
@@ -262,6 +267,7 @@ def score(
 
 
 def test_two_annotators_agree_or_dispute(project: ProjectStore, tmp_path: Path):
+    out = tmp_path / "out"  # tmp_path holds the project file
     build(project, 3)
     first, second, third = list(project.prompts())
     score(project, first, "bob", [4, 3, 2])  # same order: agreed
@@ -275,6 +281,6 @@ def test_two_annotators_agree_or_dispute(project: ProjectStore, tmp_path: Path):
     assert "bob: bob says so" in pairs[first.id].diagnosis
     assert pairs[second.id].status == "disputed"
     assert pairs[third.id].status == "disputed"
-    round_ = export_dataset(project, "jsonl", tmp_path, val_fraction=0)
+    round_ = export_dataset(project, "jsonl", out, val_fraction=0)
     assert round_.train_pairs == 1
     assert round_.disputed_excluded == 3  # alice's two and bob's reversed pair

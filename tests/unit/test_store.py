@@ -282,17 +282,22 @@ def test_candidate_facts_measure_every_text_in_characters(project: ProjectStore)
     prompt = Prompt(id=prompt_id("Say hi"), text="Say hi", source="t")
     project.add_prompts([prompt])
     texts = ["héllo wörld", "before\x00after", "plain"]  # SQLite's length() stops at a NUL
+    nul = "before\x00after"  # refused since: a file from an older dpo-tui may still hold one
     project.add_candidates(
         [
             Candidate(
                 id=candidate_id(prompt.id, text),
                 prompt_id=prompt.id,
-                text=text,
+                text=text.replace("\x00", "-"),
                 origin="imported:t",
                 preset="wild" if text == "plain" else "",
             )
             for text in texts
         ]
+    )
+    project.db.execute(
+        "update candidates set id = ?, text = ? where id = ?",
+        [candidate_id(prompt.id, nul), nul, candidate_id(prompt.id, nul.replace("\x00", "-"))],
     )
     facts = {row[0]: row for row in project.candidate_facts()}
     for text in texts:

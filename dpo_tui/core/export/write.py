@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 
 from dpo_tui.core.export.formats import RECORDS, Record
 from dpo_tui.core.models import PreferencePair
+from dpo_tui.core.spreadsheet import neutralise_cells
 from dpo_tui.paths import file_sha256
 
 SPLIT_NAMES = {"openai": ("training", "validation")}
@@ -36,8 +37,11 @@ def write_split_files(
     splits: dict[str, Sequence[PreferencePair]],
     out: Path,
     conversational: bool = False,
+    *,
+    title: str,
 ) -> list[Path]:
-    """Write each non-empty split in `format_name`; returns the files written."""
+    """Write each non-empty split in `format_name` into the folder `out`; returns the files
+    written. `title` heads the dataset card (`hf`): the name the folder will have."""
     to_record = RECORDS[format_name]
     names = dict(
         zip(
@@ -69,21 +73,22 @@ def write_split_files(
                     handle.write(json.dumps(record, ensure_ascii=False) + "\n")
         written.append(path)
     if format_name == "hf":
-        written.append(_write_card(out, [s for s, pairs in splits.items() if pairs]))
+        written.append(_write_card(out, [s for s, pairs in splits.items() if pairs], title))
     return written
 
 
 def _write_csv(path: Path, records: list[Record]) -> None:
+    """CSV, with text cells a spreadsheet would run as formulas neutralised."""
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(records[0]))
         writer.writeheader()
-        writer.writerows(records)
+        writer.writerows(neutralise_cells(record) for record in records)
 
 
-def _write_card(out: Path, splits: list[str]) -> Path:
+def _write_card(out: Path, splits: list[str], title: str) -> Path:
     files = "\n".join(f"  - split: {split}\n    path: data/{split}-*.parquet" for split in splits)
     path = out / "README.md"
-    path.write_text(DATASET_CARD.format(files=files, title=out.name), encoding="utf-8")
+    path.write_text(DATASET_CARD.format(files=files, title=title), encoding="utf-8")
     return path
 
 

@@ -4,22 +4,26 @@ annotator, with a column per rubric criterion, the diagnosis and the flags.
 Columns: `prompt` (text) or `prompt_id`; `response` (text) or `candidate_id`; `annotator`;
 one column per criterion key (an integer on its scale, or empty when not scored);
 `diagnosis` and `flags` (`skip`, `tie`, `all_bad`, `unclear`, separated by `;` or `,`), the
-same on every row of one prompt and annotator (or empty on all but one).
+same on every row of one prompt and annotator (or empty on all but one). In CSV and TSV, a
+text cell that CSV output quoted against spreadsheet formulas reads back as the original text.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dpo_tui.core.ids import candidate_id, prompt_id
 from dpo_tui.core.importers.base import Fail, RawRecord
 from dpo_tui.core.models import FLAGS, Flag, Rubric
+from dpo_tui.core.safe_text import diagnosis_problem
+from dpo_tui.core.spreadsheet import restore
 from dpo_tui.errors import InputFileError
 
 ANNOTATION_FIELDS = ("prompt_id", "prompt", "candidate_id", "response", "annotator")
 JUDGEMENT_FIELDS = ("diagnosis", "flags")
+TEXT_FIELDS = ("prompt", "response", "annotator", "diagnosis")
 
 
 @dataclass
@@ -34,6 +38,19 @@ class AnnotationRows:
     """(candidate id, annotator, criterion, value)"""
     judgements: dict[tuple[str, str], tuple[str, tuple[Flag, ...]]] = field(default_factory=dict)
     """(prompt id, annotator) -> (diagnosis, flags)"""
+
+
+def restore_text_cells(records: Iterable[RawRecord]) -> Iterator[RawRecord]:
+    """CSV/TSV rows with the text cells that CSV output neutralised against spreadsheet
+    formulas (`core.spreadsheet`) read back as the original text."""
+    for record in records:
+        fields = record.value
+        if isinstance(fields, dict):
+            fields = {
+                key: restore(value) if key in TEXT_FIELDS and isinstance(value, str) else value
+                for key, value in fields.items()
+            }
+        yield RawRecord(record.line, fields)
 
 
 def to_annotations(
@@ -93,6 +110,8 @@ def to_annotations(
                 )
             rows.scores.append((cid, annotator, key, value))
         diagnosis = _text(fields, "diagnosis", fail)
+        if problem := diagnosis_problem(diagnosis):
+            raise fail(problem)
         flags = _flags(fields, fail)
         key = (pid, annotator)
         if diagnosis.strip() or flags:

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 
 from dpo_tui.core.ids import prompt_id
 from dpo_tui.core.models import Message, Prompt
+from dpo_tui.core.safe_text import storable
 from dpo_tui.errors import InputFileError
 
 FIELD_CANDIDATES = ("prompt", "question", "instruction", "input", "text")
@@ -163,6 +164,9 @@ class _Converter:
                 raise self.error(line, "the conversation has no user text")
         elif not text.strip():
             raise self.error(line, "the prompt is empty")
+        problem = storable(text)
+        if problem:
+            raise self.error(line, f"the prompt {problem}")
         if len(text) > self.options.max_chars:
             raise self.error(
                 line,

@@ -8,6 +8,7 @@ from pathlib import Path
 from dpo_tui.core.ids import candidate_id, prompt_id
 from dpo_tui.core.importers.base import Fail, RawRecord, messages_from
 from dpo_tui.core.models import Candidate
+from dpo_tui.core.safe_text import storable
 from dpo_tui.errors import InputFileError
 
 MAX_RESPONSE_CHARS = 200_000
@@ -89,5 +90,8 @@ def _responses_of(fields: dict[str, object], fail: Fail) -> list[str]:
             raise fail(f"response {number} must be non-empty text")
         if len(response) > MAX_RESPONSE_CHARS:
             raise fail(f"response {number} is over {MAX_RESPONSE_CHARS:,} characters")
+        problem = storable(response)
+        if problem:
+            raise fail(f"response {number} {problem}")
         texts.append(response)
     return texts

@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+from dpo_tui.core.bounded import MAX_DEPTH, BoundsError, check_depth
 from dpo_tui.core.importers.base import ImportOptions, RawRecord, read_text
 from dpo_tui.errors import InputFileError
 
@@ -34,6 +35,11 @@ def read(path: Path, options: ImportOptions) -> Iterator[RawRecord]:
     while True:
         try:
             value, end = _decoder.raw_decode(text, index)
+            check_depth(value)
+        except RecursionError:
+            raise fail(index, f"not accepted: nested deeper than {MAX_DEPTH} levels") from None
+        except BoundsError as exc:
+            raise fail(index, f"not accepted: {exc.problem}") from None
         except json.JSONDecodeError as exc:
             raise fail(exc.pos, f"not valid JSON: {exc.msg}") from None
         yield RawRecord(line_of(index), value)

@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+from dpo_tui.core.bounded import BoundsError, json_value
 from dpo_tui.core.importers.base import ImportOptions, RawRecord, read_text
 from dpo_tui.errors import InputFileError
 
@@ -15,7 +16,9 @@ def read(path: Path, options: ImportOptions) -> Iterator[RawRecord]:
         if not line.strip():
             continue
         try:
-            value = json.loads(line)
+            value = json_value(line)
+        except BoundsError as exc:
+            raise InputFileError(path, f"not accepted: {exc.problem}", line=number) from None
         except json.JSONDecodeError as exc:
             raise InputFileError(
                 path,

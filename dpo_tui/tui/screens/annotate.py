@@ -17,7 +17,7 @@ from textual.widgets import Static, TextArea
 from dpo_tui.annotation import FILTERS, AnnotationSession, ItemView, Progress
 from dpo_tui.core.decoding import regeneration_preset
 from dpo_tui.core.models import Candidate, Flag, Message
-from dpo_tui.core.safe_text import visible
+from dpo_tui.core.safe_text import diagnosis_problem, visible
 from dpo_tui.errors import DpoError
 from dpo_tui.generation.base import Backend, GeneratedCandidate
 from dpo_tui.generation.run import messages_of, stored_candidate
@@ -246,8 +246,13 @@ class AnnotateScreen(Screen[None]):
             self._save_timer.stop()
             self._save_timer = None
         item = self.session.item
-        if item is not None and self._editor.text != item.judgement.diagnosis:
-            self.refresh_status(self.session.set_diagnosis(self._editor.text))
+        if item is None or self._editor.text == item.judgement.diagnosis:
+            return
+        problem = diagnosis_problem(self._editor.text)
+        if problem:  # kept in the editor, not saved, until the annotator shortens it
+            self.notify(f"Not saved: {problem}.", severity="error", timeout=6)
+            return
+        self.refresh_status(self.session.set_diagnosis(self._editor.text))
 
     # -- actions -----------------------------------------------------------------
 

@@ -1,0 +1,101 @@
+"""Files and folders written whole: built in a private folder beside the target, then renamed
+into place, so a crash or a full disk leaves the target as it was and nothing is ever written
+through a symbolic link."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def staging_folder(beside: Path) -> Path:
+    """A new empty folder, private to this user, in `beside`'s folder and named after it
+    (`.NAME.xxxxxxxx`): a rename from it to `beside` stays on one file system."""
+    return Path(tempfile.mkdtemp(dir=beside.parent, prefix=f".{beside.name}."))
+
+
+@contextlib.contextmanager
+def staging(beside: Path) -> Iterator[Path]:
+    """A staging folder (`staging_folder`), deleted on exit with whatever is left in it."""
+    folder = staging_folder(beside)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def write_whole(target: Path, write: Callable[[Path], None]) -> None:
+    """Have `write` fill a temporary file beside `target`, then rename it onto `target`: a
+    crash leaves the old file (or none), and a symbolic link at `target` is replaced itself,
+    never written through."""
+    if not target.parent.is_dir():  # named as opening the target itself would name it
+        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(target))
+    handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    os.close(handle)
+    staged = Path(name)
+    try:
+        write(staged)
+        staged.chmod(0o666 & ~_umask())
+        os.replace(staged, target)
+    finally:
+        staged.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def make_public(folder: Path) -> None:
+    """Give a staging folder the permissions a plain mkdir gives (the umask's), not 0700."""
+    probe = folder / ".mode-probe"
+    probe.mkdir()
+    mode = probe.stat().st_mode & 0o7777
+    probe.rmdir()
+    folder.chmod(mode)
+
+
+@dataclass(frozen=True)
+class Placement:
+    """A finished folder moved onto its target; what was there waits aside until `finish`
+    deletes it, or `undo` puts it back."""
+
+    staged: Path
+    target: Path
+    aside: Path | None
+
+    @classmethod
+    def move(cls, staged: Path, target: Path) -> Placement:
+        """Move `staged` to `target`, first moving whatever is at `target` (a folder, a file
+        or a link, itself, not what it points to) into a new folder beside it."""
+        aside = None
+        if os.path.lexists(target):
+            aside = staging_folder(target)
+            os.rename(target, aside / "old")
+        try:
+            os.rename(staged, target)
+        except BaseException:
+            if aside is not None:
+                os.rename(aside / "old", target)
+                aside.rmdir()
+            raise
+        return cls(staged, target, aside)
+
+    def undo(self) -> None:
+        """Move the new folder back to where it was staged, and the old one back in place."""
+        os.rename(self.target, self.staged)
+        if self.aside is not None:
+            os.rename(self.aside / "old", self.target)
+            self.aside.rmdir()
+
+    def finish(self) -> None:
+        """Delete what the new folder replaced (best effort: the export is already done)."""
+        if self.aside is not None:
+            shutil.rmtree(self.aside, ignore_errors=True)
