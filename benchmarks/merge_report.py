@@ -40,17 +40,17 @@ from unittest import mock
 from dedup import PromptMaker, make_corpus
 
 import dpo_tui.core.quality
-import dpo_tui.merge
-import dpo_tui.report
+import dpo_tui.services.merging
+import dpo_tui.services.reporting
 from dpo_tui.core.ids import candidate_id, prompt_id
 from dpo_tui.core.models import FLAGS, Candidate, Prompt, Rubric
 from dpo_tui.core.rubric import load_rubric, resolve_rubric
-from dpo_tui.dataset import ProjectAnnotations
-from dpo_tui.merge import merge_files
-from dpo_tui.report import project_report
+from dpo_tui.services.merging import merge_files
+from dpo_tui.services.pairing import ProjectAnnotations
+from dpo_tui.services.reporting import project_report
+from dpo_tui.services.team import plan
 from dpo_tui.store.cards import card_json
 from dpo_tui.store.project import ProjectStore
-from dpo_tui.team import plan
 
 T = TypeVar("T")
 
@@ -352,7 +352,7 @@ def run(folder: Path, files: list[Path]) -> None:
     print(f"near-duplicate prompts, computed as import does: {dedup_seconds:.1f} s (not counted)")
 
     watch = Stopwatch()
-    merge, report = dpo_tui.merge, dpo_tui.report
+    merge, report = dpo_tui.services.merging, dpo_tui.services.reporting
     with (
         ProjectStore.open(merged) as target,
         watch.watching(

@@ -46,11 +46,11 @@ from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widget import Widget
 
-from dpo_tui.annotation import AnnotationSession
 from dpo_tui.config import load_keymap
 from dpo_tui.core.ids import candidate_id, prompt_id
 from dpo_tui.core.models import Candidate, Criterion, Prompt
 from dpo_tui.core.rubric import load_rubric, resolve_rubric
+from dpo_tui.services.annotating import AnnotationSession
 from dpo_tui.store.project import ProjectStore
 from dpo_tui.tui.app import DpoApp, make_app
 from dpo_tui.tui.screens.annotate import AnnotateScreen

@@ -11,7 +11,7 @@ import pytest
 
 from dpo_tui.core.importers.base import ImportOptions
 from dpo_tui.core.rubric import load_rubric
-from dpo_tui.operations import import_candidates, import_prompts
+from dpo_tui.services.importing import import_candidates, import_prompts
 from dpo_tui.store.migrations import CARDS_SINCE
 from dpo_tui.store.project import ProjectStore
 from dpo_tui.store.safe_open import expected_schema

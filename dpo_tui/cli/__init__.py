@@ -1,5 +1,6 @@
-"""The command line: one module per area; each parses, calls `dpo_tui.operations` (or the
-module doing the work) and prints. `main` is the console script."""
+"""The command line: one module per user verb (or a few related ones), named like the
+`dpo_tui.services` module it calls; each parses, calls the service and prints. `main` is the
+console script."""
 
 from __future__ import annotations
 
@@ -22,12 +23,16 @@ PROJECT = click.Path(dir_okay=False, path_type=Path)
 
 # Registers the commands on `cli` (each module imports `cli` from here).
 from dpo_tui.cli import (  # noqa: E402, F401
-    annotate,
-    dataset,
+    adjudicating,
+    annotating,
     doctor,
-    evaluate,
-    generate,
-    project,
+    evaluating,
+    exporting,
+    generating,
+    importing,
+    merging,
+    projects,
+    reporting,
     team,
 )
 

@@ -35,7 +35,7 @@ def doctor(
     """What this install can do on this machine: versions, llama.cpp's build and CPU features,
     GPU support (and how to get it), the model, and a smoke test that loads it and decodes in
     a child process. Run it first when something fails; exit 1 if the main job cannot work."""
-    from dpo_tui.generation.doctor import diagnose
+    from dpo_tui.services.doctor import diagnose
 
     report = diagnose(
         model, repack=repack, n_gpu_layers=n_gpu_layers, threads=threads, smoke_test=not no_smoke
@@ -49,7 +49,7 @@ def doctor(
 
 
 def _print(report: object) -> None:
-    from dpo_tui.generation.doctor import DoctorReport
+    from dpo_tui.services.doctor import DoctorReport
 
     assert isinstance(report, DoctorReport)
     yes = {True: "yes", False: "no"}

@@ -15,7 +15,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from dpo_tui.generation.run import RunProgress
+from dpo_tui.services.generating import RunProgress
 
 
 @contextmanager

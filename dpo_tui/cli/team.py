@@ -1,4 +1,4 @@
-"""Team workflow: assign, pack, merge."""
+"""Team files: assign, pack."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ from dpo_tui.store.project import ProjectStore
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the split.")
 def assign(project: Path, annotators: str, overlap: float, out: Path, seed: int) -> None:
     """Split a project into one file per annotator, with an overlapping share for agreement."""
-    from dpo_tui.team import assign as assign_files
+    from dpo_tui.services.team import assign as assign_files
 
     names = [name.strip() for name in annotators.split(",") if name.strip()]
     with ProjectStore.open(project, read_only=True) as store:
@@ -56,52 +56,10 @@ def assign(project: Path, annotators: str, overlap: float, out: Path, seed: int)
 )
 def pack(project: Path, out: Path | None) -> None:
     """Write one self-contained, integrity-checked copy of a project file to send by email."""
-    from dpo_tui.team import pack as pack_file
+    from dpo_tui.services.team import pack as pack_file
 
     packed = pack_file(project, out)
     say(
         f"{packed.path}: annotator {packed.annotator}, {packed.done} items done, "
         f"{packed.judged} judged, {packed.scores} scores, rubric {packed.rubric_sha256[:12]}"
     )
-
-
-@cli.command()
-@click.argument("project", type=PROJECT)
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option(
-    "--allow-rubric-change",
-    is_flag=True,
-    help="Merge files made for another rubric (same criteria, edited wording).",
-)
-@click.option(
-    "--max-size",
-    default=2048,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Refuse files larger than this many MiB.",
-)
-def merge(project: Path, files: tuple[Path, ...], allow_rubric_change: bool, max_size: int) -> None:
-    """Merge annotators' project files into PROJECT, all or nothing.
-
-    Received files are untrusted: each is opened read-only, checked (integrity, exact schema,
-    every row validated) before anything is written. Merging again changes nothing; the order
-    of files does not matter; conflicting edits are reported and the newest kept.
-    """
-    from dpo_tui.merge import merge_files
-
-    with ProjectStore.open(project) as store:
-        summaries = merge_files(store, list(files), allow_rubric_change, max_size * 1024**2)
-    for summary in summaries:
-        names = ", ".join(sorted(summary.annotators)) or "no annotations"
-        say(
-            f"{summary.path} ({names}): +{summary.prompts_added} prompts, "
-            f"+{summary.candidates_added} candidates, +{summary.cards_added} score cards "
-            f"({summary.cards_updated} updated), +{summary.judgements_added} judgements "
-            f"({summary.judgements_updated} updated)"
-        )
-        for line in summary.warnings:
-            say("  warning: ", line, style="yellow")
-        for line in summary.conflicts[:20]:
-            say("  conflict: ", line, style="yellow")
-        if len(summary.conflicts) > 20:
-            say(f"  ... and {len(summary.conflicts) - 20} more conflicts")

@@ -13,10 +13,10 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import Input, TextArea
 
-from dpo_tui.adjudication import AdjudicationSession
-from dpo_tui.annotation import AnnotationSession
 from dpo_tui.config import RepackSetting, load_keymap
 from dpo_tui.generation.base import Backend
+from dpo_tui.services.adjudicating import AdjudicationSession
+from dpo_tui.services.annotating import AnnotationSession
 from dpo_tui.store.project import ProjectStore
 from dpo_tui.tui.gc_pause import GcPause
 from dpo_tui.tui.screens.adjudicate import AdjudicateScreen

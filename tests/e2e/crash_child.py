@@ -8,7 +8,7 @@ import random
 import sys
 from pathlib import Path
 
-from dpo_tui.annotation import AnnotationSession
+from dpo_tui.services.annotating import AnnotationSession
 from dpo_tui.store.project import ProjectStore
 
 WITH_CANDIDATES = [0, 1, 3]  # the fixture prompts that have candidates

@@ -139,7 +139,7 @@ def test_check_knows_the_served_model(llama_server):
 def test_generate_checks_the_server_before_a_run(llama_server):
     """`dpo-tui generate --backend openai` opens its backend through open_backend, which
     refuses a model the server does not list instead of generating from its default model."""
-    from dpo_tui.operations import open_backend
+    from dpo_tui.services.generating import open_backend
 
     with open_backend("openai", base_url=llama_server, model_name=ALIAS) as backend:
         assert backend.model_name == ALIAS

@@ -17,8 +17,8 @@ from dpo_tui.core.importers.base import ImportOptions
 from dpo_tui.core.rubric import load_rubric
 from dpo_tui.errors import ProjectError
 from dpo_tui.generation.llama import LlamaBackend
-from dpo_tui.generation.run import RunProgress, generate_candidates
-from dpo_tui.operations import import_prompts
+from dpo_tui.services.generating import RunProgress, generate_candidates
+from dpo_tui.services.importing import import_prompts
 from dpo_tui.store.project import ProjectStore
 from tests.conftest import DATA, REPO
 

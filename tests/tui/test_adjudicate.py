@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from textual.widgets import Static
 
-from dpo_tui.adjudication import AdjudicationSession
-from dpo_tui.dataset import collect_pairs
-from dpo_tui.merge import merge_files
+from dpo_tui.services.adjudicating import AdjudicationSession
+from dpo_tui.services.merging import merge_files
+from dpo_tui.services.pairing import collect_pairs
+from dpo_tui.services.team import assign
 from dpo_tui.store.project import ProjectStore
-from dpo_tui.team import assign
 from dpo_tui.tui.app import make_app
 from dpo_tui.tui.screens.adjudicate import AdjudicateScreen
 

@@ -9,7 +9,7 @@ from textual.content import Content
 from textual.widgets import Static, TextArea
 
 from dpo_tui.core.importers.base import ImportOptions
-from dpo_tui.operations import import_candidates, import_prompts
+from dpo_tui.services.importing import import_candidates, import_prompts
 from dpo_tui.store.project import ProjectStore
 from dpo_tui.tui.app import DpoApp, make_app
 from dpo_tui.tui.screens.annotate import AnnotateScreen

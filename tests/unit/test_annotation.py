@@ -1,6 +1,6 @@
 import pytest
 
-from dpo_tui.annotation import AnnotationSession
+from dpo_tui.services.annotating import AnnotationSession
 from dpo_tui.store.project import ProjectStore
 
 

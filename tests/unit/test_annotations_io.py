@@ -8,7 +8,7 @@ import pytest
 
 from dpo_tui.core.rubric import load_rubric
 from dpo_tui.errors import InputFileError
-from dpo_tui.operations import export_annotations, import_annotations
+from dpo_tui.services.importing import export_annotations, import_annotations
 from dpo_tui.store.project import ProjectStore
 from tests.conftest import DATA, snapshot
 

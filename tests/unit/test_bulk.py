@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from dpo_tui.bulk import MAX_VARIABLES, collector_paused, insert_rows
+from dpo_tui.store.bulk import MAX_VARIABLES, collector_paused, insert_rows
 
 
 def test_paused_inside_and_restored_after_even_on_error():

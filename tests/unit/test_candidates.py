@@ -4,7 +4,7 @@ from dpo_tui.core.ids import candidate_id, prompt_id
 from dpo_tui.core.importers.base import ImportOptions
 from dpo_tui.core.models import Candidate
 from dpo_tui.errors import InputFileError, ProjectError
-from dpo_tui.operations import import_candidates, import_prompts
+from dpo_tui.services.importing import import_candidates, import_prompts
 from dpo_tui.store.project import ProjectStore
 from tests.conftest import DATA, snapshot
 

@@ -23,10 +23,10 @@ from dpo_tui.core.ids import candidate_id, prompt_id
 from dpo_tui.core.models import Candidate, Judgement, PreferencePair, Prompt
 from dpo_tui.core.rubric import load_rubric
 from dpo_tui.errors import DpoError
-from dpo_tui.evaluate import EvalProgress, evaluate, select_pairs
 from dpo_tui.generation.logprob import LogprobScorer
 from dpo_tui.generation.models import default_model_path
-from dpo_tui.operations import export_dataset
+from dpo_tui.services.evaluating import EvalProgress, evaluate, select_pairs
+from dpo_tui.services.exporting import export_dataset
 from dpo_tui.store.evals import eval_runs
 from dpo_tui.store.project import ProjectStore
 from tests.conftest import DATA

@@ -16,9 +16,9 @@ from dpo_tui.core.export.select import pair_key, select_round
 from dpo_tui.core.export.split import split_pairs
 from dpo_tui.core.ids import candidate_id, prompt_id
 from dpo_tui.core.models import Candidate, PreferencePair, Prompt
-from dpo_tui.dataset import collect_pairs
 from dpo_tui.errors import DpoError
-from dpo_tui.operations import export_dataset, prompt_clusters
+from dpo_tui.services.exporting import export_dataset, prompt_clusters
+from dpo_tui.services.pairing import collect_pairs
 from dpo_tui.store.project import ProjectStore
 
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")

@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 from dpo_tui.cli import cli
 from dpo_tui.errors import DpoError
-from dpo_tui.operations import export_dataset
+from dpo_tui.services.exporting import export_dataset
 from dpo_tui.store.project import ProjectStore
 from tests.conftest import REPO
 from tests.unit.test_export import build
@@ -167,7 +167,7 @@ def test_a_failure_leaves_the_old_export_byte_identical_and_records_nothing(
     export_dataset(store, "trl", out, val_fraction=0.5, seed=1)
     before = tree(out)
     if where == "writing":
-        monkeypatch.setattr("dpo_tui.operations.write_split_files", half_written)
+        monkeypatch.setattr("dpo_tui.services.exporting.write_split_files", half_written)
         expected: type[Exception] = DpoError
     else:  # after the new folder is in place: it is moved back out
         monkeypatch.setattr(ProjectStore, "record_round", failing_record)
@@ -186,7 +186,7 @@ def test_a_failure_leaves_the_old_export_byte_identical_and_records_nothing(
 
 KILLED_MIDWAY = """
 import os, signal, sys
-import dpo_tui.operations as operations
+import dpo_tui.services.exporting as operations
 
 real = operations.write_split_files
 

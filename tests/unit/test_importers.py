@@ -8,7 +8,7 @@ import pytest
 from dpo_tui.core.importers import detect_format, read_prompts
 from dpo_tui.core.importers.base import ImportOptions
 from dpo_tui.errors import InputFileError
-from dpo_tui.operations import import_prompts
+from dpo_tui.services.importing import import_prompts
 from dpo_tui.store.project import ProjectStore
 from tests.conftest import DATA, snapshot
 

@@ -11,12 +11,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dpo_tui.annotation import AnnotationSession
 from dpo_tui.core.rubric import load_rubric
 from dpo_tui.errors import ProjectError, SchemaTooNewError
-from dpo_tui.merge import merge_files
+from dpo_tui.services.annotating import AnnotationSession
+from dpo_tui.services.merging import merge_files
+from dpo_tui.services.team import assign, pack, plan
 from dpo_tui.store.project import ProjectStore
-from dpo_tui.team import assign, pack, plan
 from tests.conftest import DATA, snapshot, written_before_score_cards
 from tests.data.hostile.builders import HOSTILE
 

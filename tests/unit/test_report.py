@@ -10,7 +10,7 @@ import pytest
 
 from dpo_tui.core.ids import candidate_id, prompt_id
 from dpo_tui.core.models import Candidate, Judgement, Prompt
-from dpo_tui.report import project_report
+from dpo_tui.services.reporting import project_report
 from dpo_tui.store.project import ProjectStore
 
 P1 = "How do I reset my password on the mobile app?"
@@ -153,8 +153,8 @@ def test_length_and_position_bias_warnings(project: ProjectStore):
 def test_agreement_section_and_warning(tmp_path, app_project):
     import shutil
 
-    from dpo_tui.merge import merge_files
-    from dpo_tui.team import assign
+    from dpo_tui.services.merging import merge_files
+    from dpo_tui.services.team import assign
     from tests.tui.test_adjudicate import score
 
     team = tmp_path / "team.dpo"
@@ -175,7 +175,7 @@ def test_agreement_section_and_warning(tmp_path, app_project):
     assert "below the 70% target" in agreement.verdict
     assert "agreement" in [w.code for w in report.warnings]
     assert report.counts["disputed_pairs"] > 0
-    from dpo_tui.report_html import render_html
+    from dpo_tui.render.html import render_html
 
     page = render_html(report, "team.dpo", "Test rubric")
     assert "Agreement between annotators" in page and "alice &amp; bob" in page

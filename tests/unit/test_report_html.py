@@ -15,8 +15,8 @@ from dpo_tui.cli import cli
 from dpo_tui.core.ids import candidate_id, prompt_id
 from dpo_tui.core.models import Candidate, Judgement, Prompt
 from dpo_tui.core.rubric import load_rubric
-from dpo_tui.report import project_report
-from dpo_tui.report_html import render_html
+from dpo_tui.render.html import render_html
+from dpo_tui.services.reporting import project_report
 from dpo_tui.store.project import ProjectStore
 from tests.conftest import DATA
 from tests.unit.test_export import build

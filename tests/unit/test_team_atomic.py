@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from dpo_tui.errors import ProjectError
+from dpo_tui.services.team import assign, pack
 from dpo_tui.store.project import ProjectStore
-from dpo_tui.team import assign, pack
 from tests.conftest import REPO
 
 FULL = OSError(28, "No space left on device")
@@ -28,7 +28,9 @@ def test_pack_that_fails_midway_leaves_nothing_and_a_retry_works(
 ):
     target = tmp_path / "out" / "packed.dpo"
     target.parent.mkdir()
-    monkeypatch.setattr("dpo_tui.team._self_contained", disk_full)  # after VACUUM INTO wrote
+    monkeypatch.setattr(
+        "dpo_tui.services.team._self_contained", disk_full
+    )  # after VACUUM INTO wrote
     with pytest.raises(ProjectError, match="No space left on device") as caught:
         pack(app_project, target)
     assert str(caught.value).startswith(str(target))
@@ -45,7 +47,7 @@ from pathlib import Path
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 resource.setrlimit(resource.RLIMIT_FSIZE, (40_000, 40_000))
 from dpo_tui.errors import ProjectError
-from dpo_tui.team import pack
+from dpo_tui.services.team import pack
 try:
     pack(Path(sys.argv[1]), Path(sys.argv[2]))
 except ProjectError as exc:
@@ -124,7 +126,7 @@ def test_assign_that_fails_while_renaming_removes_the_files_already_moved(
             raise FULL
         real(src, dst)
 
-    monkeypatch.setattr("dpo_tui.team.os.replace", full_at_bob)
+    monkeypatch.setattr("dpo_tui.services.team.os.replace", full_at_bob)
     with (
         ProjectStore.open(app_project) as store,
         pytest.raises(ProjectError, match="No space left on device"),

@@ -12,8 +12,8 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Static, TextArea
 
-from dpo_tui.adjudication import AdjudicationSession, DisputedItem
 from dpo_tui.core.safe_text import visible
+from dpo_tui.services.adjudicating import AdjudicationSession, DisputedItem
 
 
 class AdjudicateScreen(Screen[None]):

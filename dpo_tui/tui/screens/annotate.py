@@ -14,13 +14,13 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Static, TextArea
 
-from dpo_tui.annotation import FILTERS, AnnotationSession, ItemView, Progress
 from dpo_tui.core.decoding import regeneration_preset
 from dpo_tui.core.models import Candidate, Flag, Message
 from dpo_tui.core.safe_text import diagnosis_problem, visible
 from dpo_tui.errors import DpoError
 from dpo_tui.generation.base import Backend, GeneratedCandidate
-from dpo_tui.generation.run import messages_of, stored_candidate
+from dpo_tui.services.annotating import FILTERS, AnnotationSession, ItemView, Progress
+from dpo_tui.services.generating import messages_of, stored_candidate
 from dpo_tui.tui.screens.goto import GoToScreen
 from dpo_tui.tui.widgets.candidate_pane import CandidatePane, show_content
 from dpo_tui.tui.widgets.footer import KeyFooter

@@ -12,8 +12,8 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from dpo_tui.annotation import AnnotationSession
 from dpo_tui.core.safe_text import visible
+from dpo_tui.services.annotating import AnnotationSession
 from dpo_tui.tui.screens.annotate import duration, waiting_note
 
 BAR_WIDTH = 30

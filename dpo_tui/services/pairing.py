@@ -14,7 +14,6 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from dpo_tui.bulk import collector_paused
 from dpo_tui.core.models import (
     Candidate,
     Flag,
@@ -28,6 +27,7 @@ from dpo_tui.core.models import (
 )
 from dpo_tui.core.pairs import JudgedPair, PairChoice, extract_pairs
 from dpo_tui.core.scoring import JudgedTotals, total, vetoes
+from dpo_tui.store.bulk import collector_paused
 from dpo_tui.store.project import ProjectStore
 
 

@@ -1,4 +1,4 @@
-"""The apps: annotate and adjudicate."""
+"""The annotate command: the annotator app."""
 
 from __future__ import annotations
 
@@ -36,24 +36,6 @@ def annotate(
     from dpo_tui.tui.app import make_app  # imported here: the other commands never load Textual
 
     app = make_app(project, annotator, keymap, model=model, repack=repack)
-    try:
-        app.run()
-    finally:
-        app.session.store.close()
-
-
-@cli.command()
-@click.argument("project", type=PROJECT)
-@click.option("--resolver", "-r", help="Who adjudicates (default: the file's annotator).")
-def adjudicate(project: Path, resolver: str | None) -> None:
-    """Walk the disputed items of a merged project and record a resolution for each.
-
-    Each annotator's scores and diagnosis are shown side by side; 1-9 accepts a proposed
-    pair, x settles on no pair. `export` then uses the resolution.
-    """
-    from dpo_tui.tui.app import make_app
-
-    app = make_app(project, resolver, adjudicate=True)
     try:
         app.run()
     finally:

@@ -17,9 +17,7 @@ from dpo_tui.cli.options import (
 from dpo_tui.cli.output import say
 from dpo_tui.cli.progress import generation_progress
 from dpo_tui.config import RepackSetting
-from dpo_tui.operations import (
-    open_backend,
-)
+from dpo_tui.services.generating import open_backend
 from dpo_tui.store.project import ProjectStore
 
 
@@ -116,7 +114,7 @@ def generate(
     sequences) with varied presets. Ctrl-C stops after committing what is finished; running
     again continues where it stopped.
     """
-    from dpo_tui.generation.run import generate_candidates
+    from dpo_tui.services.generating import generate_candidates
 
     with ProjectStore.open(project) as store:
         if regenerate:

@@ -1,14 +1,19 @@
-"""Fill a project with candidates: resumable, one commit per prompt, near-duplicates flagged."""
+"""Generating candidates: a backend opened (llama.cpp on a GGUF, or an OpenAI-compatible server)
+and a project filled with its candidates: resumable, one commit per prompt, near-duplicates
+flagged."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from dpo_tui.config import RepackSetting
 from dpo_tui.core.decoding import DEFAULT_PRESETS, DecodingPreset, presets_for
 from dpo_tui.core.ids import candidate_id
 from dpo_tui.core.models import Candidate, Message, Prompt
+from dpo_tui.errors import DpoError
 from dpo_tui.generation.base import Backend, GeneratedCandidate, OnToken
 from dpo_tui.store.project import ProjectStore
 
@@ -130,3 +135,54 @@ def _store(
     result = store.add_candidates(rows)
     progress.candidates += result.added
     progress.near_duplicates += result.near_duplicates
+
+
+def open_backend(
+    backend: str = "llama",
+    *,
+    model: Path | None = None,
+    threads: int | None = None,
+    n_gpu_layers: int = 0,
+    repack: RepackSetting | None = None,
+    n_ctx: int | None = None,
+    template: str | None = None,
+    base_url: str | None = None,
+    model_name: str | None = None,
+    api: str = "chat",
+    concurrency: int = 4,
+) -> Backend:
+    """A generation backend: llama.cpp on a local GGUF (default: the bundled model), or an
+    OpenAI-compatible server, checked to be up and to list the model before it is used."""
+    if backend == "llama":
+        from dpo_tui.generation.llama import DEFAULT_N_CTX, LlamaBackend
+
+        return LlamaBackend(
+            model,
+            n_ctx=n_ctx or DEFAULT_N_CTX,
+            n_threads=threads,
+            n_gpu_layers=n_gpu_layers,
+            prompt_template=template,
+            repack=repack,
+        )
+    from dpo_tui.generation.openai import OpenAIBackend
+    from dpo_tui.generation.templates import choose_template
+
+    if not base_url or not model_name:
+        raise DpoError(
+            "the openai backend needs --base-url and --model-name",
+            hint="e.g. --base-url http://127.0.0.1:8080/v1 --model-name my-model",
+        )
+    render = choose_template(None, template).render if api == "completions" else None
+    server = OpenAIBackend(
+        base_url,
+        model_name,
+        api=api,  # type: ignore[arg-type]
+        render_prompt=render,
+        concurrency=concurrency,
+    )
+    try:
+        server.check()  # up, and has the model: some servers answer any name with their default
+    except BaseException:
+        server.close()
+        raise
+    return server

@@ -16,7 +16,7 @@ from typing import Literal
 from dpo_tui.core.models import CANDIDATE_LABELS, FLAGS, Candidate, Flag, Judgement, Prompt
 from dpo_tui.core.pairs import PairOutcome, extract_pairs
 from dpo_tui.core.scoring import total
-from dpo_tui.dataset import judge_pairs
+from dpo_tui.services.pairing import judge_pairs
 from dpo_tui.store.project import ProjectStore
 
 ItemFilter = Literal["all", "unfinished", "flagged", "disputed"]

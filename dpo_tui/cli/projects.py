@@ -1,4 +1,4 @@
-"""Project commands: init, import, import-candidates, status, rubric, demo."""
+"""Project files: init, status, rubric, demo."""
 
 from __future__ import annotations
 
@@ -10,27 +10,17 @@ from rich.table import Table
 from rich.text import Text
 
 from dpo_tui.cli import PROJECT, cli
-from dpo_tui.cli.options import encoding_option, record_format_option, repack_option
+from dpo_tui.cli.importing import print_imports
+from dpo_tui.cli.options import repack_option
 from dpo_tui.cli.output import err, out, say
 from dpo_tui.cli.progress import generation_progress
 from dpo_tui.config import RepackSetting
-from dpo_tui.core.dedup import NEAR_DUPLICATE
-from dpo_tui.core.importers import FORMATS
-from dpo_tui.core.importers.base import DEFAULT_MAX_CHARS, ImportOptions
 from dpo_tui.core.rubric import load_rubric
 from dpo_tui.core.safe_text import json_dumps, visible
 from dpo_tui.errors import DpoError
-from dpo_tui.operations import (
-    ImportResult,
-    demo_project,
-    export_annotations,
-    import_annotations,
-    import_candidates,
-    import_prompts,
-    init_project,
-    open_backend,
-)
 from dpo_tui.paths import bundled_rubrics
+from dpo_tui.services.generating import open_backend
+from dpo_tui.services.projects import demo_project, init_project
 from dpo_tui.store.project import ProjectStatus, ProjectStore
 
 
@@ -52,126 +42,6 @@ def init(project: Path, rubric: str, annotator: str) -> None:
             f"with rubric {store.rubric.name!r} ({meta.rubric_sha256[:12]})."
         )
         say(f"Next: dpo-tui import {project} PROMPTS_FILE")
-
-
-@cli.command("import")
-@click.argument("project", type=PROJECT)
-@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--field", "-f", help="Field or column holding the prompt (default: detected).")
-@click.option(
-    "--format",
-    "format_name",
-    type=click.Choice(list(FORMATS)),
-    help="Input format (default: from the file suffix).",
-)
-@click.option("--encoding", default="utf-8", show_default=True, help="Text encoding of the files.")
-@click.option(
-    "--max-chars",
-    default=DEFAULT_MAX_CHARS,
-    show_default=True,
-    type=click.IntRange(min=1),
-    help="Refuse a prompt longer than this many characters.",
-)
-@click.option(
-    "--text-mode",
-    type=click.Choice(["auto", "lines", "blocks"]),
-    default="auto",
-    show_default=True,
-    help="For text files: one prompt per line, or blank-line separated blocks.",
-)
-def import_(
-    project: Path,
-    files: tuple[Path, ...],
-    field: str | None,
-    format_name: str | None,
-    encoding: str,
-    max_chars: int,
-    text_mode: str,
-) -> None:
-    """Import prompts (JSONL, JSON, CSV/TSV, text, Parquet) into a project, all or nothing.
-
-    Exact duplicates (after case and whitespace normalization) are skipped and counted;
-    importing the same file twice adds nothing.
-    """
-    options = ImportOptions(
-        field=field,
-        max_chars=max_chars,
-        encoding=encoding,
-        text_mode=text_mode,  # type: ignore[arg-type]
-    )
-    with ProjectStore.open(project) as store:
-        results = import_prompts(store, list(files), options, format_name)
-        total = store.status().prompts
-        similar = len(store.near_duplicate_prompts())
-    _print_imports(results)
-    say(f"{project} now holds {total} prompts.")
-    if similar:
-        say(
-            f"Near-duplicate prompts (>= {NEAR_DUPLICATE:.0%} similar): {similar} "
-            f"pair{'' if similar == 1 else 's'}; `dpo-tui report` lists them, and the export "
-            "keeps each group in one split."
-        )
-
-
-@cli.command("import-candidates")
-@click.argument("project", type=PROJECT)
-@click.argument("file", type=click.Path(path_type=Path))
-@record_format_option
-@encoding_option
-def import_candidates_(project: Path, file: Path, format_name: str | None, encoding: str) -> None:
-    """Import candidate responses made elsewhere, all or nothing.
-
-    Each record names its prompt (`prompt` text, `messages` or `prompt_id`; matched to the
-    project's prompts by content hash) and holds `response` or `responses`, with an
-    optional `model`.
-    """
-    with ProjectStore.open(project) as store:
-        result = import_candidates(store, file, format_name, encoding)
-        total = store.status().candidates
-    say(
-        f"{file}: added {result.added} candidates, skipped {result.skipped} already stored, "
-        f"{result.near_duplicates} flagged as near-duplicates of another candidate"
-    )
-    say(f"{project} now holds {total} candidates.")
-
-
-@cli.command("import-annotations")
-@click.argument("project", type=PROJECT)
-@click.argument("file", type=click.Path(path_type=Path))
-@record_format_option
-@encoding_option
-def import_annotations_(project: Path, file: Path, format_name: str | None, encoding: str) -> None:
-    """Import scores, diagnoses and flags made in a spreadsheet or another tool, all or nothing.
-
-    One row per candidate and annotator: prompt (or prompt_id), response (or candidate_id),
-    annotator, a column per rubric criterion, diagnosis, flags.
-    """
-    with ProjectStore.open(project) as store:
-        result = import_annotations(store, file, format_name, encoding)
-    say(
-        f"{file}: {result.scores} scores ({result.scores_replaced} replaced), "
-        f"{result.judgements} judgements ({result.diagnoses_replaced} diagnoses replaced an "
-        f"earlier, different one); added {result.prompts_added} prompts and "
-        f"{result.candidates_added} candidates"
-    )
-
-
-@cli.command("export-annotations")
-@click.argument("project", type=PROJECT)
-@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
-def export_annotations_(project: Path, out: Path) -> None:
-    """Write every annotation as `import-annotations` reads it (CSV, or JSONL for .jsonl)."""
-    with ProjectStore.open(project, read_only=True) as store:
-        count = export_annotations(store, out)
-    say(f"{out}: {count} rows")
-
-
-def _print_imports(results: list[ImportResult]) -> None:
-    for result in results:
-        say(
-            f"{result.path} ({result.format}): read {result.read}, added {result.added}, "
-            f"skipped {result.skipped_duplicates} duplicates"
-        )
 
 
 @cli.command()
@@ -276,11 +146,11 @@ def demo(project: Path, generate_count: int, annotate: bool, repack: RepackSetti
     """The whole loop on the bundled sample data: a project with the sample prompts and
     hand-written candidates, real generation for a few prompts with the bundled model, its
     status, then the annotator."""
-    from dpo_tui.generation.run import generate_candidates
+    from dpo_tui.services.generating import generate_candidates
 
     store, results = demo_project(project)
     with store:
-        _print_imports(results)
+        print_imports(results)
         pending = [p.id for p, _ in store.prompts_with_fewer_candidates(1)][:generate_count]
         if pending:
             say(f"Generating 4 candidates for {len(pending)} prompts with the bundled model ...")

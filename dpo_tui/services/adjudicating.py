@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from dpo_tui.core.models import CANDIDATE_LABELS, Candidate, Judgement, Prompt, Resolution
 from dpo_tui.core.pairs import PairChoice, extract_pairs
 from dpo_tui.core.scoring import total
-from dpo_tui.dataset import judge_pairs
+from dpo_tui.services.pairing import judge_pairs
 from dpo_tui.store.project import ProjectStore
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dpo_tui.bulk import collector_paused
 from dpo_tui.core.models import PairPolicyName
 from dpo_tui.core.quality import (
     CandidateFacts,
@@ -11,7 +10,8 @@ from dpo_tui.core.quality import (
     ReportInput,
     build_report,
 )
-from dpo_tui.dataset import ProjectAnnotations, judge_pairs
+from dpo_tui.services.pairing import ProjectAnnotations, judge_pairs
+from dpo_tui.store.bulk import collector_paused
 from dpo_tui.store.project import ProjectStore
 
 

@@ -15,12 +15,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dpo_tui.bulk import insert_rows
 from dpo_tui.core.ids import candidate_id, prompt_id
 from dpo_tui.core.importers.base import messages_from
 from dpo_tui.core.models import FLAGS, Candidate, Prompt, Rubric
 from dpo_tui.core.safe_text import diagnosis_problem, storable
 from dpo_tui.paths import file_sha256
+from dpo_tui.store.bulk import insert_rows
 from dpo_tui.store.cards import card_json
 from dpo_tui.store.migrations import CARDS_SINCE
 from dpo_tui.store.project import ImportRecord, ProjectStore, now

@@ -32,12 +32,12 @@ from dpo_tui.core.eval_stats import (
 from dpo_tui.core.export.select import PairKey, pair_key
 from dpo_tui.core.export.split import split_pairs
 from dpo_tui.core.models import Message, PreferencePair
-from dpo_tui.dataset import collect_pairs
 from dpo_tui.errors import DpoError, GenerationError
 from dpo_tui.generation.llama import DEFAULT_N_CTX
 from dpo_tui.generation.logprob import LogprobScorer, ResponseLogprob
 from dpo_tui.generation.models import check_model_file, default_model_path
-from dpo_tui.operations import prompt_clusters
+from dpo_tui.services.exporting import prompt_clusters
+from dpo_tui.services.pairing import collect_pairs
 from dpo_tui.store.evals import EvalRun, cached_logprobs, record_eval, save_logprobs
 from dpo_tui.store.project import ExportRound, ProjectStore, now
 

@@ -33,9 +33,9 @@ from dpo_tui.config import RepackSetting
 from dpo_tui.core.safe_text import json_dumps, visible
 from dpo_tui.store.project import ProjectStore
 
-if TYPE_CHECKING:  # dpo_tui.evaluate loads llama.cpp: only when the command runs
+if TYPE_CHECKING:  # dpo_tui.services.evaluating loads llama.cpp: only when the command runs
     from dpo_tui.core.eval_stats import Figures
-    from dpo_tui.evaluate import Comparison, EvalProgress, Evaluation, Selection, Split
+    from dpo_tui.services.evaluating import Comparison, EvalProgress, Evaluation, Selection, Split
 
 MODEL = click.Path(dir_okay=False, path_type=Path)
 
@@ -101,7 +101,13 @@ def eval_command(
     the project (`dpo-tui rounds` shows them); log-probabilities are reused, so an
     interrupted run continues where it stopped.
     """
-    from dpo_tui.evaluate import ScorerOptions, compare, evaluate, model_file, select_pairs
+    from dpo_tui.services.evaluating import (
+        ScorerOptions,
+        compare,
+        evaluate,
+        model_file,
+        select_pairs,
+    )
 
     if model is not None and pair_of_models:
         raise click.UsageError("give --model or --compare, not both")

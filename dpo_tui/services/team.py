@@ -15,10 +15,10 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from dpo_tui.annotation import AnnotationSession
-from dpo_tui.atomic import staging
 from dpo_tui.core.rubric import parse_rubric
 from dpo_tui.errors import ProjectError
+from dpo_tui.services.annotating import AnnotationSession
+from dpo_tui.services.atomic import staging
 from dpo_tui.store.project import ProjectStore
 
 

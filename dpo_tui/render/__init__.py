@@ -1,0 +1,1 @@
+"""Views of reports: the terminal (Rich) and a self-contained HTML page."""
