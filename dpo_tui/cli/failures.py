@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from dpo_tui.errors import DpoError
-from dpo_tui.store.project import BUSY_TIMEOUT_MS
+from dpo_tui.store.connection import BUSY_TIMEOUT_MS
 from dpo_tui.store.values import StoredValueError
 
 HANDLED = (sqlite3.Error, OSError, RecursionError, MemoryError, ValidationError)

@@ -21,7 +21,8 @@ from dpo_tui.errors import DpoError
 from dpo_tui.paths import bundled_rubrics
 from dpo_tui.services.generating import open_backend
 from dpo_tui.services.projects import demo_project, init_project
-from dpo_tui.store.project import ProjectStatus, ProjectStore
+from dpo_tui.store.project import ProjectStore
+from dpo_tui.store.records import ProjectStatus
 
 
 @cli.command()

@@ -107,15 +107,7 @@ class AdjudicationSession:
         prompt = self.store.prompt(pid)
         assert prompt is not None
         candidates = tuple(self.store.candidates(pid))
-        annotators = [
-            row[0]
-            for row in self.store.db.execute(
-                "select annotator from judgements where prompt_id = ? union "
-                "select s.annotator from scores s join candidates c on c.id = s.candidate_id "
-                "where c.prompt_id = ? order by 1",
-                [pid, pid],
-            )
-        ]
+        annotators = self.store.annotators_of(pid)
         views = []
         makers: dict[tuple[str, str], list[str]] = {}
         for name in annotators:

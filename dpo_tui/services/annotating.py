@@ -120,12 +120,7 @@ class AnnotationSession:
 
     def progress(self) -> Progress:
         done = self._done
-        seconds = float(
-            self.store.db.execute(
-                "select coalesce(sum(seconds_spent), 0) from judgements where annotator = ?",
-                [self.annotator],
-            ).fetchone()[0]
-        )
+        seconds = self.store.seconds_spent(self.annotator)
         rate = len(done) / (seconds / 3600) if seconds > 0 and done else None
         waiting = sum(1 for pid, state in self._state.items() if state[0] == 0 and pid not in done)
         total = len(self.prompt_ids) - waiting
@@ -173,7 +168,7 @@ class AnnotationSession:
             return None
         start = self.item.index + 1 if self.item else 0
         order = list(range(start, len(self.prompt_ids))) + list(range(start))
-        texts = dict(self.store.db.execute("select id, text from prompts"))
+        texts = self.store.prompt_texts()
         return next((i for i in order if needle in texts[self.prompt_ids[i]].casefold()), None)
 
     # -- changes -----------------------------------------------------------------

@@ -39,7 +39,8 @@ from dpo_tui.generation.models import check_model_file, default_model_path
 from dpo_tui.services.exporting import prompt_clusters
 from dpo_tui.services.pairing import collect_pairs
 from dpo_tui.store.evals import EvalRun, cached_logprobs, record_eval, save_logprobs
-from dpo_tui.store.project import ExportRound, ProjectStore, now
+from dpo_tui.store.project import ProjectStore
+from dpo_tui.store.records import ExportRound, now
 
 Split = Literal["validation", "train", "all"]
 

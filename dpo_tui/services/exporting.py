@@ -16,12 +16,13 @@ from dpo_tui.core.models import PairPolicyName
 from dpo_tui.errors import DpoError, ProjectError
 from dpo_tui.services.atomic import Placement, make_public, staging_folder
 from dpo_tui.services.pairing import collect_pairs
-from dpo_tui.store.project import ExportRound, ProjectStore, now
+from dpo_tui.store.project import ProjectStore
+from dpo_tui.store.records import ExportRound, now
 
 
 def prompt_clusters(store: ProjectStore) -> dict[str, str]:
     """Prompt id -> the key of its near-duplicate cluster (the smallest id in it)."""
-    ids = [row[0] for row in store.db.execute("select id from prompts order by rowid")]
+    ids = store.prompt_ids_in_order()
     position = {pid: index for index, pid in enumerate(ids)}
     pairs = [
         SimilarPair(position[first], position[second], score)

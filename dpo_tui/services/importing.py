@@ -15,7 +15,8 @@ from dpo_tui.core.models import Candidate, Judgement, Prompt
 from dpo_tui.core.spreadsheet import neutralise_cells
 from dpo_tui.paths import file_sha256
 from dpo_tui.services.atomic import write_whole
-from dpo_tui.store.project import CandidatesAdded, ImportRecord, ProjectStore, now
+from dpo_tui.store.project import ProjectStore
+from dpo_tui.store.records import CandidatesAdded, ImportRecord, now
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ def import_annotations(
     nothing. Prompts and responses given as text that the project lacks are added. Text cells
     of CSV/TSV files that CSV output neutralised are read back as the original text."""
     fmt = detect_format(path, format_name)
-    known = dict(store.db.execute("select id, prompt_id from candidates").fetchall())
+    known = store.candidate_prompt_ids()
     records = FORMATS[fmt](path, ImportOptions(encoding=encoding))
     rows = to_annotations(
         path,
@@ -169,16 +170,7 @@ def export_annotations(store: ProjectStore, out: Path) -> int:
     records = []
     for prompt in store.prompts():
         candidates = store.candidates(prompt.id)
-        annotators = [
-            row[0]
-            for row in store.db.execute(
-                "select annotator from judgements where prompt_id = ? union select s.annotator "
-                "from scores s join candidates c on c.id = s.candidate_id where c.prompt_id = ? "
-                "order by 1",
-                [prompt.id, prompt.id],
-            )
-        ]
-        for annotator in annotators:
+        for annotator in store.annotators_of(prompt.id):
             scores = store.scores(prompt.id, annotator)
             judgement = store.judgement(prompt.id, annotator)
             for candidate in candidates:

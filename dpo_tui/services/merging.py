@@ -15,22 +15,29 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dpo_tui.core.bounded import json_value
 from dpo_tui.core.ids import candidate_id, prompt_id
 from dpo_tui.core.importers.base import messages_from
 from dpo_tui.core.models import FLAGS, Candidate, Prompt, Rubric
 from dpo_tui.core.safe_text import diagnosis_problem, storable
 from dpo_tui.paths import file_sha256
-from dpo_tui.store.bulk import insert_rows
+from dpo_tui.store import received
 from dpo_tui.store.cards import card_json
+from dpo_tui.store.merged import (
+    JudgementRow,
+    ScoreRow,
+    held_cards,
+    held_judgements,
+    write_cards,
+    write_judgements,
+)
 from dpo_tui.store.migrations import CARDS_SINCE
-from dpo_tui.store.project import ImportRecord, ProjectStore, now
+from dpo_tui.store.project import ProjectStore
+from dpo_tui.store.records import ImportRecord, now
 from dpo_tui.store.safe_open import DEFAULT_MAX_BYTES, UntrustedProjectError, open_untrusted
 
-ScoreRow = tuple[str, str, str, str]  # candidate, annotator, card (JSON), updated_at
 _UNREADABLE = (ValueError, TypeError, RecursionError)
 """What reading a received value can raise (RecursionError: JSON nested thousands deep)."""
-JudgementRow = tuple[str, str, str, str, str, float, str]
-# prompt, annotator, diagnosis, flags JSON, display order JSON, seconds, updated_at
 
 
 @dataclass
@@ -79,7 +86,7 @@ def merge_files(
     """Merge `files` into `target`, all or nothing; returns one summary per file."""
     held = _Held(
         prompts=target.prompt_ids(),
-        candidates={row[0] for row in target.db.execute("select id from candidates")},
+        candidates=set(target.candidate_prompt_ids()),
     )
     incoming = [_read(target, held, path, allow_rubric_change, max_bytes) for path in files]
     with target.writing():
@@ -128,7 +135,7 @@ def _read(
     conn = open_untrusted(path, max_bytes)
     try:
         digest = file_sha256(path)
-        meta = dict(conn.execute("select key, value from meta").fetchall())
+        meta = received.meta(conn)
         if meta.get("rubric_sha256") != target.meta.rubric_sha256 and not allow_rubric_change:
             raise UntrustedProjectError(
                 f"{path}: made for another rubric (sha256 {str(meta.get('rubric_sha256'))[:12]}, "
@@ -170,13 +177,13 @@ class _Validator:
 
     def prompts(self, conn: sqlite3.Connection) -> list[Prompt]:
         found = []
-        query = "select id, text, messages, source, tags from prompts order by rowid"
-        for number, (pid, text, messages, source, tags) in enumerate(conn.execute(query), 1):
+        rows = received.prompt_rows(conn)
+        for number, (pid, text, messages, source, tags) in enumerate(rows, 1):
             try:
                 turns = (
-                    None if messages is None else messages_from(json.loads(messages), "messages")
+                    None if messages is None else messages_from(json_value(messages), "messages")
                 )
-                tag_list = json.loads(tags)
+                tag_list = json_value(tags)
                 if not isinstance(text, str) or not text.strip() or not isinstance(source, str):
                     raise ValueError("text and source must be text")
                 for part in (text, *(m.content for m in turns or ())):
@@ -197,11 +204,7 @@ class _Validator:
 
     def candidates(self, conn: sqlite3.Connection) -> list[Candidate]:
         found = []
-        query = (
-            "select id, prompt_id, text, origin, model, preset, params, token_count, "
-            "gen_seconds from candidates order by rowid"
-        )
-        for number, row in enumerate(conn.execute(query), 1):
+        for number, row in enumerate(received.candidate_rows(conn), 1):
             cid, pid, text, origin, model, preset, params, tokens, seconds = row
             if pid not in self.prompt_ids and pid not in self.held.prompts:
                 raise self.fail(
@@ -217,7 +220,7 @@ class _Validator:
             if cid in self.held.candidates:
                 continue
             try:
-                values = json.loads(params or "{}")
+                values = json_value(params or "{}")
                 found.append(
                     Candidate(
                         id=cid,
@@ -239,35 +242,24 @@ class _Validator:
         """Score cards, each in its stored form (keys sorted, compact). A file from before
         cards (schema 7 and older) holds a row per criterion: read as cards, a card's problem
         named at its first row."""
-        if version >= CARDS_SINCE:
-            query = "select candidate_id, annotator, criteria, updated_at, rowid from scores"
-        else:
+        if version < CARDS_SINCE:
             self._check_criterion_rows(conn)
-            query = (
-                "select candidate_id, annotator, json_group_object(criterion, value), "
-                "max(updated_at), min(rowid) from scores group by candidate_id, annotator"
-            )
         found = []
-        for cid, annotator, criteria, updated, first in conn.execute(f"{query} order by 5"):
+        for cid, annotator, criteria, updated, first in received.card_rows(conn, version):
             row = (cid, annotator, criteria, updated)
             problem = self._score_problem(row)
             if problem:
-                raise self.fail("scores", _row_number(conn, first), problem)
+                raise self.fail("scores", received.scores_row_number(conn, first), problem)
             found.append((cid, annotator, self.cards[criteria], updated))
         return found
 
     def _check_criterion_rows(self, conn: sqlite3.Connection) -> None:
         """In a file from before cards: the first row whose criterion is not the rubric's or
         whose value is not an integer on its scale, found in SQL and named exactly."""
-        known = " or ".join("(criterion = ? and value between ? and ?)" for _ in self.scales)
-        bad = conn.execute(
-            "select rowid, criterion, value from scores where typeof(criterion) != 'text' "
-            f"or typeof(value) != 'integer' or not ({known}) order by rowid limit 1",
-            [item for key, s in self.scales.items() for item in (key, s.min, s.max)],
-        ).fetchone()
+        bad = received.first_bad_criterion_row(conn, self.scales)
         if bad is not None:
             problem = self._value_problem(bad[1], bad[2])
-            raise self.fail("scores", _row_number(conn, bad[0]), str(problem))
+            raise self.fail("scores", received.scores_row_number(conn, bad[0]), str(problem))
 
     def _score_problem(self, row: ScoreRow) -> str | None:
         """What is wrong with a score card, if anything; a good card's stored form goes in
@@ -305,19 +297,15 @@ class _Validator:
 
     def judgements(self, conn: sqlite3.Connection) -> list[JudgementRow]:
         found = []
-        query = (
-            "select prompt_id, annotator, diagnosis, flags, display_order, seconds_spent, "
-            "updated_at from judgements order by rowid"
-        )
-        for number, row in enumerate(conn.execute(query), 1):
+        for number, row in enumerate(received.judgement_rows(conn), 1):
             pid, annotator, diagnosis, flags, order, seconds, updated = row
             try:
                 if pid not in self.prompt_ids and pid not in self.held.prompts:
                     raise ValueError(f"its prompt {_shown(pid)} is in neither file")
                 if not isinstance(annotator, str) or not annotator.strip():
                     raise ValueError("the annotator name is empty")
-                flag_list = json.loads(flags or "[]")
-                order_list = json.loads(order or "[]")
+                flag_list = json_value(flags or "[]")
+                order_list = json_value(order or "[]")
                 if not isinstance(flag_list, list) or not set(flag_list) <= set(FLAGS):
                     raise ValueError(f"unknown flags {_shown(flags)}")
                 if not isinstance(order_list, list) or not all(
@@ -356,12 +344,6 @@ def _alone(held_names: set[str], names: list[set[str]]) -> list[bool]:
     ]
 
 
-def _held(target: ProjectStore, sql: str, keys: set[str], names: set[str]) -> list[tuple]:
-    """Rows of `sql` (two `json_each(?)` parameters: `keys`, then annotator `names`), read in
-    one query."""
-    return target.db.execute(sql, [json.dumps(sorted(keys)), json.dumps(sorted(names))]).fetchall()
-
-
 def _write_scores(target: ProjectStore, incoming: list[_Incoming]) -> None:
     """Add new score cards and newer edits, every file's at once, in index order (sorted
     rows insert 3.5 times faster); the target's cards by the same annotators of the same
@@ -369,13 +351,8 @@ def _write_scores(target: ProjectStore, incoming: list[_Incoming]) -> None:
     names = [{row[1] for row in item.scores} for item in incoming]
     held = {
         (cid, annotator): (criteria, updated)
-        for cid, annotator, criteria, updated in _held(
-            target,
-            "select candidate_id, annotator, criteria, updated_at from scores "
-            "where candidate_id in (select value from json_each(?)) "
-            "and annotator in (select value from json_each(?))",
-            {row[0] for item in incoming for row in item.scores},
-            set().union(*names),
+        for cid, annotator, criteria, updated in held_cards(
+            target, {row[0] for item in incoming for row in item.scores}, set().union(*names)
         )
     }
     changes: list[ScoreRow] = []
@@ -411,21 +388,7 @@ def _write_scores(target: ProjectStore, incoming: list[_Incoming]) -> None:
                 summary.cards_updated += 1
             held[(cid, annotator)] = (criteria, updated)
             changes.append(row)
-    changes.sort()
-    # A card changed by two files is written twice; the newer edit wins whatever the order.
-    insert_rows(
-        target.db.conn,
-        "insert into scores (candidate_id, annotator, criteria, updated_at)",
-        changes,
-        "on conflict (candidate_id, annotator) do update "
-        "set criteria = excluded.criteria, updated_at = excluded.updated_at "
-        "where (excluded.updated_at, excluded.criteria) > (scores.updated_at, scores.criteria)",
-    )
-
-
-def _row_number(conn: sqlite3.Connection, rowid: int) -> int:
-    """The place of a scores row in the file, counted as the other readers count them."""
-    return conn.execute("select count(*) from scores where rowid <= ?", [rowid]).fetchone()[0]
+    write_cards(target, changes)
 
 
 def _shown(value: object, limit: int = 60) -> str:
@@ -449,13 +412,8 @@ def _write_judgements(target: ProjectStore, incoming: list[_Incoming]) -> None:
     names = [{row[1] for row in item.judgements} for item in incoming]
     held = {
         (pid, annotator): (updated, json.dumps(list(content)))
-        for pid, annotator, *content, updated in _held(
-            target,
-            "select prompt_id, annotator, diagnosis, flags, display_order, seconds_spent, "
-            "updated_at from judgements where prompt_id in (select value from json_each(?)) "
-            "and annotator in (select value from json_each(?))",
-            {row[0] for item in incoming for row in item.judgements},
-            set().union(*names),
+        for pid, annotator, *content, updated in held_judgements(
+            target, {row[0] for item in incoming for row in item.judgements}, set().union(*names)
         )
     }
     changes: dict[tuple[str, str], JudgementRow] = {}
@@ -486,12 +444,4 @@ def _write_judgements(target: ProjectStore, incoming: list[_Incoming]) -> None:
                 summary.judgements_updated += 1
             held[(pid, annotator)] = incoming_key
             changes[(pid, annotator)] = judgement
-    insert_rows(
-        target.db.conn,
-        "insert into judgements (prompt_id, annotator, diagnosis, flags, display_order, "
-        "seconds_spent, updated_at)",
-        sorted(changes.values()),
-        "on conflict (prompt_id, annotator) do update set diagnosis = excluded.diagnosis, "
-        "flags = excluded.flags, display_order = excluded.display_order, "
-        "seconds_spent = excluded.seconds_spent, updated_at = excluded.updated_at",
-    )
+    write_judgements(target, list(changes.values()))

@@ -77,8 +77,9 @@ def assign(
     try:
         with staging(out / "assign") as folder:
             for name in annotators:
-                with ProjectStore.create(folder / f"{name}.dpo", rubric, name) as store:
-                    store.db["meta"].insert({"key": "assignment_id", "value": assignment_id})
+                with ProjectStore.create(
+                    folder / f"{name}.dpo", rubric, name, assignment_id=assignment_id
+                ) as store:
                     wanted = set(given[name])
                     store.add_prompts([p for p in source.prompts() if p.id in wanted])
                     for pid in given[name]:
@@ -142,13 +143,10 @@ def pack(project: Path, out: Path | None = None) -> Packed:
             f"{target.parent}: no such folder", hint="create it, or name another --out"
         )
     with ProjectStore.open(project) as store:
-        store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         try:
             with staging(target) as folder:
                 built = folder / target.name
-                store.db.execute("VACUUM INTO ?", [str(built)])
-                if not _self_contained(built):
-                    raise ProjectError(f"{target}: the packed copy failed its integrity check")
+                store.copy_whole(built)
                 _move_all({built: target}, hint)
         except (OSError, sqlite3.Error) as exc:
             raise ProjectError(
@@ -156,18 +154,7 @@ def pack(project: Path, out: Path | None = None) -> Packed:
                 hint="free some disk space (or name another --out) and run pack again",
             ) from exc
         meta = store.meta
-        judged = store.db.execute("select count(*) from judgements").fetchone()[0]
+        judged = store.judgement_count()
         scores = store.score_count()
         done = AnnotationSession(store).progress().done
     return Packed(target, meta.annotator, meta.rubric_sha256, judged, done, scores)
-
-
-def _self_contained(path: Path) -> bool:
-    """Switch a packed copy to journal mode DELETE (one file); whether it passes its
-    integrity check."""
-    conn = sqlite3.connect(path)
-    try:
-        conn.execute("PRAGMA journal_mode = DELETE")
-        return bool(conn.execute("PRAGMA integrity_check").fetchone() == ("ok",))
-    finally:
-        conn.close()

@@ -9,7 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from dpo_tui.store.project import ProjectStore, now
+from dpo_tui.store.project import ProjectStore
+from dpo_tui.store.records import now
 from dpo_tui.store.values import stored_json
 
 

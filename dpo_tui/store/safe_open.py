@@ -16,8 +16,8 @@ from urllib.parse import quote
 from sqlite_utils import Database
 
 from dpo_tui.errors import ProjectError, SchemaTooNewError
+from dpo_tui.store.connection import SQLITE_MAGIC
 from dpo_tui.store.migrations import KNOWN, SCHEMA_VERSION, migrations
-from dpo_tui.store.project import SQLITE_MAGIC
 
 DEFAULT_MAX_BYTES = 2 * 1024**3
 _ALLOWED_FUNCTIONS = {

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from dpo_tui.cli import cli
-from dpo_tui.store import project as store_project
+from dpo_tui.store import connection
 from dpo_tui.store.project import ProjectStore
 from tests.conftest import DATA, snapshot
 
@@ -115,7 +115,7 @@ def test_past_the_wait_the_command_stops_naming_the_lock_holder(
     before = snapshot(lead)
     holder = hold_lock(lead, 30)
     try:
-        monkeypatch.setattr(store_project, "BUSY_TIMEOUT_MS", 300)
+        monkeypatch.setattr(connection, "BUSY_TIMEOUT_MS", 300)
         result = CliRunner().invoke(cli, ["import-annotations", str(lead), str(annotations)])
     finally:
         holder.kill()

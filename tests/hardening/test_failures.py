@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from dpo_tui.store import project as store_project
+from dpo_tui.store import connection
 from tests.conftest import DATA, snapshot
 from tests.hardening.conftest import invoke
 
@@ -74,7 +74,7 @@ def test_a_full_disk_is_a_message_and_the_change_is_rolled_back(
 ):
     """SQLite's own "database or disk is full" (SQLITE_FULL), made real by capping the file's
     pages at what it holds now, as a full disk caps it."""
-    connect = store_project._connect
+    connect = connection.connect
 
     def capped(path: Path, *, read_only: bool = False):
         db = connect(path, read_only=read_only)
@@ -83,7 +83,7 @@ def test_a_full_disk_is_a_message_and_the_change_is_rolled_back(
         return db
 
     before = snapshot(project)
-    monkeypatch.setattr(store_project, "_connect", capped)
+    monkeypatch.setattr(connection, "connect", capped)
     big = project.parent.parent / "big.txt"
     big.write_text("\n".join(f"Prompt number {n} about a topic" * 20 for n in range(3000)))
     code, output = invoke("import", project, big)

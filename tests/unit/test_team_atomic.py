@@ -28,9 +28,7 @@ def test_pack_that_fails_midway_leaves_nothing_and_a_retry_works(
 ):
     target = tmp_path / "out" / "packed.dpo"
     target.parent.mkdir()
-    monkeypatch.setattr(
-        "dpo_tui.services.team._self_contained", disk_full
-    )  # after VACUUM INTO wrote
+    monkeypatch.setattr("dpo_tui.store.connection.seal_copy", disk_full)  # after VACUUM INTO wrote
     with pytest.raises(ProjectError, match="No space left on device") as caught:
         pack(app_project, target)
     assert str(caught.value).startswith(str(target))

@@ -72,17 +72,10 @@ class HomeScreen(Screen[None]):
 
     def _distribution(self) -> Content:
         """A bar per score value per criterion, for this annotator's scores so far."""
-        counts: dict[str, Counter[int]] = {c.key: Counter() for c in self.session.rubric.criteria}
-        query = (
-            "select card.key, card.value from scores s, json_each(s.criteria) card "
-            "where s.annotator = ?"
-        )
-        for criterion, value in self.session.store.db.execute(query, [self.session.annotator]):
-            if criterion in counts:
-                counts[criterion][value] += 1
+        counts = self.session.store.score_tally(self.session.annotator)
         parts = [Content.styled("\nScores so far", "bold")]
         for criterion in self.session.rubric.criteria:
-            tally = counts[criterion.key]
+            tally = counts.get(criterion.key, Counter())
             most = max(tally.values(), default=0)
             parts.append(Content.styled(f"\n{criterion.label}", "underline"))
             for point in criterion.scale.points:

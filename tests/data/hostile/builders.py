@@ -183,7 +183,7 @@ HOSTILE: dict[str, tuple[Callable[[Path, Path], Path], str]] = {
         "criteria '[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[... "
         "(100,002 characters) is not a JSON object",
     ),
-    "tags_nested_deep": (tags_nested_deep, "prompts row 1: maximum recursion depth exceeded"),
+    "tags_nested_deep": (tags_nested_deep, "prompts row 1: nested deeper than 32 levels"),
     "score_of_unknown_candidate": (
         score_of_unknown_candidate,
         "its candidate 'ffffffffffffffff' is in neither file",

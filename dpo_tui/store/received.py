@@ -1,0 +1,70 @@
+"""The rows of a received project file (opened by `safe_open.open_untrusted`), table by table,
+in file order: the queries merge reads with. What the rows hold is checked by
+`services.merging`, row by row."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from dpo_tui.core.models import Scale
+from dpo_tui.store.migrations import CARDS_SINCE
+
+Row = tuple[Any, ...]
+
+
+def meta(conn: sqlite3.Connection) -> dict[str, str]:
+    return dict(conn.execute("select key, value from meta").fetchall())
+
+
+def prompt_rows(conn: sqlite3.Connection) -> Iterator[Row]:
+    """(id, text, messages, source, tags) per prompt."""
+    return conn.execute("select id, text, messages, source, tags from prompts order by rowid")
+
+
+def candidate_rows(conn: sqlite3.Connection) -> Iterator[Row]:
+    """(id, prompt_id, text, origin, model, preset, params, token_count, gen_seconds)."""
+    return conn.execute(
+        "select id, prompt_id, text, origin, model, preset, params, token_count, "
+        "gen_seconds from candidates order by rowid"
+    )
+
+
+def card_rows(conn: sqlite3.Connection, version: int) -> Iterator[Row]:
+    """(candidate_id, annotator, card JSON, updated_at, first rowid) per score card. A file
+    from before cards (schema 7 and older) holds a row per criterion: read as cards (the
+    latest time of their rows, the first rowid)."""
+    if version >= CARDS_SINCE:
+        query = "select candidate_id, annotator, criteria, updated_at, rowid from scores"
+    else:
+        query = (
+            "select candidate_id, annotator, json_group_object(criterion, value), "
+            "max(updated_at), min(rowid) from scores group by candidate_id, annotator"
+        )
+    return conn.execute(f"{query} order by 5")
+
+
+def first_bad_criterion_row(conn: sqlite3.Connection, scales: Mapping[str, Scale]) -> Row | None:
+    """In a file from before cards: (rowid, criterion, value) of the first row whose
+    criterion is not one of `scales` or whose value is not an integer on its scale."""
+    known = " or ".join("(criterion = ? and value between ? and ?)" for _ in scales)
+    row: Row | None = conn.execute(
+        "select rowid, criterion, value from scores where typeof(criterion) != 'text' "
+        f"or typeof(value) != 'integer' or not ({known}) order by rowid limit 1",
+        [item for key, s in scales.items() for item in (key, s.min, s.max)],
+    ).fetchone()
+    return row
+
+
+def scores_row_number(conn: sqlite3.Connection, rowid: int) -> int:
+    """The place of a scores row in the file, counted as the other readers count them."""
+    return int(conn.execute("select count(*) from scores where rowid <= ?", [rowid]).fetchone()[0])
+
+
+def judgement_rows(conn: sqlite3.Connection) -> Iterator[Row]:
+    """(prompt_id, annotator, diagnosis, flags, display_order, seconds_spent, updated_at)."""
+    return conn.execute(
+        "select prompt_id, annotator, diagnosis, flags, display_order, seconds_spent, "
+        "updated_at from judgements order by rowid"
+    )
