@@ -12,11 +12,8 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from dpo_tui.core.agreement import (
-    AgreementReport,
-    agreement_report,
-    pair_direction_agreement,
-)
+from dpo_tui.core.agreement import pair_direction_agreement
+from dpo_tui.core.agreement_report import AgreementReport, agreement_report
 from dpo_tui.core.models import CANDIDATE_LABELS, Rubric
 from dpo_tui.core.pairs import JudgedPair
 from dpo_tui.core.scoring import JudgedTotals, total

@@ -13,21 +13,21 @@ from statsmodels.stats import inter_rater
 
 from dpo_tui.core.agreement import (
     DIRECTIONS,
-    LEVELS,
-    AgreementReport,
-    ScoreRecord,
-    agreement_report,
     chosen_agreement,
+    direction,
+    pair_direction_agreement,
+    pair_directions,
+    top_candidates,
+)
+from dpo_tui.core.agreement_report import AgreementReport, ScoreRecord, agreement_report
+from dpo_tui.core.stats.coefficients import (
+    LEVELS,
     cohen_kappa,
     cohen_kappa_from_table,
-    direction,
     fleiss_kappa,
     fleiss_kappa_from_ratings,
     krippendorff_alpha,
-    pair_direction_agreement,
-    pair_directions,
     percent_agreement,
-    top_candidates,
 )
 
 N = None

@@ -1,0 +1,1 @@
+"""Statistics with no knowledge of preference data: agreement coefficients."""
