@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, cast, get_args
 
-from dpo_tui.core.bounded import BoundsError, toml_document
+from dpo_tui.core.bounded import MAX_TOML_BYTES, BoundsError, toml_document
 from dpo_tui.errors import LocatedError
 
 RepackSetting = Literal["auto", "on", "off"]
@@ -52,6 +52,8 @@ def load_config(path: Path | None = None) -> Config:
     if not path.is_file():
         return Config()
     try:
+        if path.stat().st_size > MAX_TOML_BYTES:
+            raise ConfigError(path, f"larger than the {MAX_TOML_BYTES:,} bytes a config may be")
         data = toml_document(path.read_text(encoding="utf-8"))
     except BoundsError as exc:
         raise ConfigError(path, f"not accepted: {exc.problem}", line=exc.line) from None

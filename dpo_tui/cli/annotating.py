@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from dpo_tui.cli import PROJECT, cli
-from dpo_tui.cli.options import repack_option
+from dpo_tui.cli.options import model_option, repack_option
 from dpo_tui.config import RepackSetting
 
 
@@ -19,11 +19,7 @@ from dpo_tui.config import RepackSetting
     type=click.Path(dir_okay=False, path_type=Path),
     help="Config file with a [keymap] table (default: ~/.config/dpo-tui/config.toml).",
 )
-@click.option(
-    "--model",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="GGUF model for regenerating a candidate (r); default: the bundled one.",
-)
+@model_option("GGUF model for regenerating a candidate (r); default: the bundled one.")
 @repack_option
 def annotate(
     project: Path,

@@ -8,22 +8,24 @@ from pathlib import Path
 import click
 
 from dpo_tui.cli import cli
-from dpo_tui.cli.options import gpu_layers_option, repack_option, threads_option
+from dpo_tui.cli.options import (
+    gpu_layers_option,
+    json_option,
+    model_option,
+    repack_option,
+    threads_option,
+)
 from dpo_tui.cli.output import say
 from dpo_tui.config import RepackSetting
 
 
 @cli.command()
-@click.option(
-    "--model",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="GGUF model to check (default: the bundled Gemma 3 270M).",
-)
+@model_option("GGUF model to check (default: the bundled Gemma 3 270M).")
 @repack_option
 @gpu_layers_option
 @threads_option
 @click.option("--no-smoke", is_flag=True, help="Skip loading the model in a child process.")
-@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@json_option
 def doctor(
     model: Path | None,
     repack: RepackSetting | None,

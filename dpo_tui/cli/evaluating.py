@@ -3,57 +3,48 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 from rich.text import Text
 
 from dpo_tui.cli import PROJECT, cli
 from dpo_tui.cli.options import (
+    MODEL_FILE,
     gpu_layers_option,
+    json_option,
+    model_option,
     repack_option,
     template_option,
     threads_option,
 )
 from dpo_tui.cli.output import err, out, say
+from dpo_tui.cli.progress import evaluation_progress
 from dpo_tui.config import RepackSetting
 from dpo_tui.core.safe_text import json_dumps, visible
 from dpo_tui.store.project import ProjectStore
 
 if TYPE_CHECKING:  # dpo_tui.services.evaluating loads llama.cpp: only when the command runs
     from dpo_tui.core.eval_stats import Figures
-    from dpo_tui.services.evaluating import Comparison, EvalProgress, Evaluation, Selection, Split
-
-MODEL = click.Path(dir_okay=False, path_type=Path)
+    from dpo_tui.services.evaluating import Comparison, Evaluation, Selection, Split
 
 
 @cli.command("eval")
 @click.argument("project", type=PROJECT)
-@click.option("--model", type=MODEL, help="GGUF model to evaluate (default: the bundled one).")
+@model_option("GGUF model to evaluate (default: the bundled one).")
 @click.option(
     "--compare",
     "pair_of_models",
     nargs=2,
-    type=MODEL,
+    type=MODEL_FILE,
     metavar="A.gguf B.gguf",
     help="Evaluate two models on the same pairs and show them side by side.",
 )
 @click.option(
     "--reference",
-    type=MODEL,
+    type=MODEL_FILE,
     help="Reference model (the one trained from): adds DPO's implicit reward accuracy.",
 )
 @click.option(
@@ -77,7 +68,7 @@ MODEL = click.Path(dir_okay=False, path_type=Path)
 )
 @gpu_layers_option
 @repack_option
-@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@json_option
 def eval_command(
     project: Path,
     model: Path | None,
@@ -126,7 +117,7 @@ def eval_command(
         selection = select_pairs(store, split, round_number)
         say(_describe(selection), console=err if as_json else out)
         results = []
-        with _progress(as_json) as update:
+        with evaluation_progress(err, as_json) as update:
             try:
                 for path in paths:
                     results.append(
@@ -147,7 +138,7 @@ def eval_command(
                 )
                 sys.exit(130)
     if len(results) == 2:
-        comparison = compare(*results)
+        comparison = compare(results[0], results[1])
         if as_json:
             click.echo(
                 json_dumps(
@@ -178,39 +169,6 @@ def _describe(selection: Selection) -> str:
     if selection.missing:
         text += f" {selection.missing} pairs of the round no longer exist (annotations changed)."
     return text
-
-
-@contextmanager
-def _progress(quiet: bool) -> Iterator[Callable[[EvalProgress], None]]:
-    """A progress bar (pairs done/total, tokens/s, ETA) on stderr, fed by `evaluate`."""
-    progress = Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("pairs {task.fields[rate]}"),
-        TimeElapsedColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=err,
-        disable=quiet,
-    )
-    tasks: dict[int, object] = {}
-
-    def update(state: EvalProgress) -> None:
-        key = id(state)
-        if key not in tasks:
-            tasks[key] = progress.add_task(
-                visible(state.model_name), total=state.total_pairs, rate=""
-            )
-        progress.update(
-            tasks[key],  # type: ignore[arg-type]
-            completed=state.done_pairs,
-            rate=f"{state.tokens_per_second:.0f} tok/s" if state.tokens else "",
-        )
-
-    with progress:
-        yield update
 
 
 def _percent(value: float | None) -> str:

@@ -9,9 +9,10 @@ from rich.table import Table
 from rich.text import Text
 
 from dpo_tui.cli import PROJECT, cli
-from dpo_tui.cli.options import min_margin_option, policy_option
+from dpo_tui.cli.options import Fraction, json_option, min_margin_option, policy_option
 from dpo_tui.cli.output import out, say
 from dpo_tui.core.export.formats import RECORDS
+from dpo_tui.core.models import PairPolicyName
 from dpo_tui.core.safe_text import json_dumps, visible
 from dpo_tui.services.exporting import export_dataset
 from dpo_tui.store.evals import EvalRun, eval_runs
@@ -38,7 +39,7 @@ from dpo_tui.store.project import ProjectStore
     "--val",
     default=0.2,
     show_default=True,
-    type=click.FloatRange(0, 1, max_open=True),
+    type=Fraction(0, 1, max_open=True),
     help="Share of prompt clusters held out for validation.",
 )
 @click.option(
@@ -66,7 +67,7 @@ def export(
     val: float,
     limit: int | None,
     seed: int,
-    policy: str | None,
+    policy: PairPolicyName | None,
     min_margin: float | None,
     conversational: bool,
     new_only: bool,
@@ -87,7 +88,7 @@ def export(
             seed=seed,
             limit=limit,
             policy=policy,
-            min_margin=min_margin,  # type: ignore[arg-type]
+            min_margin=min_margin,
             conversational=conversational,
             new_only=new_only,
             force=force,
@@ -104,7 +105,7 @@ def export(
 
 @cli.command()
 @click.argument("project", type=PROJECT)
-@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@json_option
 def rounds(project: Path, as_json: bool) -> None:
     """List the export rounds of a project: when, what, how many pairs, and the latest
     evaluation of each model on each (`dpo-tui eval`)."""

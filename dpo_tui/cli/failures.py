@@ -23,7 +23,7 @@ HANDLED = (sqlite3.Error, OSError, RecursionError, MemoryError, ValidationError)
 def explain(exc: BaseException, project: Path | None) -> DpoError | None:
     """The message for `exc` raised while a command worked on `project`; None if it is not a
     failure of the machine or of a file (then it is a bug, shown as such)."""
-    where = str(project) if project is not None else "the project file"
+    where = str(project) if project is not None else "the file it worked on"
     if isinstance(exc, StoredValueError):
         return _damaged(where, exc.message)
     if isinstance(exc, ValidationError):

@@ -10,6 +10,7 @@ import click
 from dpo_tui.cli import PROJECT, cli
 from dpo_tui.cli.options import (
     gpu_layers_option,
+    model_option,
     repack_option,
     template_option,
     threads_option,
@@ -17,6 +18,7 @@ from dpo_tui.cli.options import (
 from dpo_tui.cli.output import say
 from dpo_tui.cli.progress import generation_progress
 from dpo_tui.config import RepackSetting
+from dpo_tui.generation.base import Api
 from dpo_tui.services.generating import open_backend
 from dpo_tui.store.project import ProjectStore
 
@@ -38,11 +40,7 @@ from dpo_tui.store.project import ProjectStore
     show_default=True,
     help="llama.cpp on a local GGUF, or an OpenAI-compatible server.",
 )
-@click.option(
-    "--model",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="GGUF model file (default: the bundled Gemma 3 270M).",
-)
+@model_option("GGUF model file (default: the bundled Gemma 3 270M).")
 @click.option(
     "--max-tokens",
     default=256,
@@ -105,7 +103,7 @@ def generate(
     regenerate: tuple[str, ...],
     base_url: str | None,
     model_name: str | None,
-    api: str,
+    api: Api,
     concurrency: int,
 ) -> None:
     """Generate candidates for every prompt that has fewer than --n, with a live progress bar.

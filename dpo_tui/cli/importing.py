@@ -12,7 +12,7 @@ from dpo_tui.cli.options import encoding_option, record_format_option
 from dpo_tui.cli.output import say
 from dpo_tui.core.dedup import NEAR_DUPLICATE
 from dpo_tui.core.importers import FORMATS
-from dpo_tui.core.importers.base import DEFAULT_MAX_CHARS, ImportOptions
+from dpo_tui.core.importers.base import DEFAULT_MAX_CHARS, ImportOptions, TextMode
 from dpo_tui.services.importing import (
     ImportResult,
     export_annotations,
@@ -55,7 +55,7 @@ def import_(
     format_name: str | None,
     encoding: str,
     max_chars: int,
-    text_mode: str,
+    text_mode: TextMode,
 ) -> None:
     """Import prompts (JSONL, JSON, CSV/TSV, text, Parquet) into a project, all or nothing.
 
@@ -66,7 +66,7 @@ def import_(
         field=field,
         max_chars=max_chars,
         encoding=encoding,
-        text_mode=text_mode,  # type: ignore[arg-type]
+        text_mode=text_mode,
     )
     with ProjectStore.open(project) as store:
         results = import_prompts(store, list(files), options, format_name)
@@ -128,10 +128,11 @@ def import_annotations_(project: Path, file: Path, format_name: str | None, enco
 @cli.command("export-annotations")
 @click.argument("project", type=PROJECT)
 @click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
-def export_annotations_(project: Path, out: Path) -> None:
+@click.option("--force", is_flag=True, help="Replace OUT if it exists (never the project file).")
+def export_annotations_(project: Path, out: Path, force: bool) -> None:
     """Write every annotation as `import-annotations` reads it (CSV, or JSONL for .jsonl)."""
     with ProjectStore.open(project, read_only=True) as store:
-        count = export_annotations(store, out)
+        count = export_annotations(store, out, force=force)
     say(f"{out}: {count} rows")
 
 

@@ -1,45 +1,85 @@
-"""The live progress bar of a generation run: prompts done/total, tokens/s, ETA."""
+"""The live progress bars of long commands (generate, eval): what is done of how much, a rate,
+the time elapsed and an ETA; one layout for all of them."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 
+from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
     Progress,
     SpinnerColumn,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
 
+from dpo_tui.cli.output import out
+from dpo_tui.core.safe_text import visible
+from dpo_tui.services.evaluating import EvalProgress
 from dpo_tui.services.generating import RunProgress
 
 
+class Bars:
+    """One bar per key (a run, a model), created when first shown."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self._tasks: dict[Hashable, TaskID] = {}
+
+    def show(self, key: Hashable, label: str, done: int, total: int | None, rate: str) -> None:
+        if key not in self._tasks:
+            self._tasks[key] = self.progress.add_task(visible(label), total=total, rate="")
+        self.progress.update(self._tasks[key], total=total, completed=done, rate=rate)
+
+    def stop(self) -> None:
+        self.progress.stop()
+
+
 @contextmanager
-def generation_progress() -> Iterator[tuple[Progress, Callable[[RunProgress], None]]]:
-    """A Rich progress display and the callback that feeds it from `generate_candidates`."""
+def live_bars(console: Console = out, quiet: bool = False) -> Iterator[Bars]:
+    """A live display of bars on `console` (nothing when `quiet`)."""
     progress = Progress(
         SpinnerColumn(),
-        TextColumn("prompts"),
+        TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("{task.fields[rate]}"),
         TimeElapsedColumn(),
         TextColumn("ETA"),
         TimeRemainingColumn(),
+        console=console,
+        disable=quiet,
     )
-    task = progress.add_task("generate", total=None, rate="")
-
-    def update(state: RunProgress) -> None:
-        progress.update(
-            task,
-            total=state.total_prompts,
-            completed=state.done_prompts,
-            rate=f"{state.tokens_per_second:.1f} tok/s",
-        )
-
     with progress:
-        yield progress, update
+        yield Bars(progress)
+
+
+@contextmanager
+def generation_progress() -> Iterator[tuple[Bars, Callable[[RunProgress], None]]]:
+    """The bars and the callback that feeds them from `generate_candidates`: prompts done of
+    the total, tokens/s."""
+    with live_bars() as bars:
+
+        def update(state: RunProgress) -> None:
+            rate = f"{state.tokens_per_second:.1f} tok/s"
+            bars.show("run", "prompts", state.done_prompts, state.total_prompts, rate)
+
+        yield bars, update
+
+
+@contextmanager
+def evaluation_progress(console: Console, quiet: bool) -> Iterator[Callable[[EvalProgress], None]]:
+    """The callback that shows `evaluate`'s progress: a bar per model, pairs done of the
+    total, tokens/s."""
+    with live_bars(console, quiet) as bars:
+
+        def update(state: EvalProgress) -> None:
+            rate = f"pairs {state.tokens_per_second:.0f} tok/s" if state.tokens else "pairs"
+            bars.show(id(state), state.model_name, state.done_pairs, state.total_pairs, rate)
+
+        yield update

@@ -11,7 +11,7 @@ from rich.text import Text
 
 from dpo_tui.cli import PROJECT, cli
 from dpo_tui.cli.importing import print_imports
-from dpo_tui.cli.options import repack_option
+from dpo_tui.cli.options import json_option, repack_option
 from dpo_tui.cli.output import err, out, say
 from dpo_tui.cli.progress import generation_progress
 from dpo_tui.config import RepackSetting
@@ -47,7 +47,7 @@ def init(project: Path, rubric: str, annotator: str) -> None:
 
 @cli.command()
 @click.argument("project", type=PROJECT)
-@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@json_option
 def status(project: Path, as_json: bool) -> None:
     """Show what a project holds: prompts, candidates, annotations, imports."""
     with ProjectStore.open(project, read_only=True) as store:

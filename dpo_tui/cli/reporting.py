@@ -7,8 +7,9 @@ from pathlib import Path
 import click
 
 from dpo_tui.cli import PROJECT, cli
-from dpo_tui.cli.options import min_margin_option, policy_option
+from dpo_tui.cli.options import json_option, min_margin_option, policy_option
 from dpo_tui.cli.output import err, out, say
+from dpo_tui.core.models import PairPolicyName
 from dpo_tui.core.safe_text import json_dumps
 from dpo_tui.errors import DpoError
 from dpo_tui.store.project import ProjectStore
@@ -16,7 +17,7 @@ from dpo_tui.store.project import ProjectStore
 
 @cli.command()
 @click.argument("project", type=PROJECT)
-@click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+@json_option
 @policy_option
 @min_margin_option
 @click.option(
@@ -28,7 +29,7 @@ from dpo_tui.store.project import ProjectStore
 def report(
     project: Path,
     as_json: bool,
-    policy: str | None,
+    policy: PairPolicyName | None,
     min_margin: float | None,
     html_path: Path | None,
 ) -> None:
@@ -38,7 +39,7 @@ def report(
     from dpo_tui.services.reporting import project_report
 
     with ProjectStore.open(project, read_only=True) as store:
-        result = project_report(store, policy, min_margin)  # type: ignore[arg-type]
+        result = project_report(store, policy, min_margin)
         rubric_name = store.rubric.rubric.name
     if as_json:
         click.echo(json_dumps(result.model_dump()))

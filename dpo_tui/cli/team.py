@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from dpo_tui.cli import PROJECT, cli
+from dpo_tui.cli.options import Fraction
 from dpo_tui.cli.output import say
 from dpo_tui.store.project import ProjectStore
 
@@ -18,7 +19,7 @@ from dpo_tui.store.project import ProjectStore
     "--overlap",
     default=0.2,
     show_default=True,
-    type=click.FloatRange(0, 1),
+    type=Fraction(0, 1),
     help="Share of prompts given to two annotators (for agreement).",
 )
 @click.option(

@@ -63,10 +63,9 @@ def direction(x: float, y: float, tolerance: float = 0.0) -> Direction:
 def pair_directions(totals: Totals, tolerance: float = 0.0) -> dict[tuple[str, str], Direction]:
     """The direction of every candidate pair (first id < second id) of one annotator's totals;
     candidates whose total is None are left out."""
-    ids = sorted(c for c, t in totals.items() if t is not None)
+    known = {c: t for c, t in totals.items() if t is not None}
     return {
-        (i, j): direction(totals[i], totals[j], tolerance)  # type: ignore[arg-type]
-        for i, j in combinations(ids, 2)
+        (i, j): direction(known[i], known[j], tolerance) for i, j in combinations(sorted(known), 2)
     }
 
 
@@ -85,13 +84,10 @@ ItemTotals = Mapping[str, Totals]
 
 
 def _common(first: Totals, second: Totals) -> tuple[dict[str, float], dict[str, float]]:
-    both = {c for c, t in first.items() if t is not None} & {
-        c for c, t in second.items() if t is not None
-    }
-    return (
-        {c: first[c] for c in both},  # type: ignore[misc]
-        {c: second[c] for c in both},  # type: ignore[misc]
-    )
+    a = {c: t for c, t in first.items() if t is not None}
+    b = {c: t for c, t in second.items() if t is not None}
+    both = a.keys() & b.keys()
+    return {c: a[c] for c in both}, {c: b[c] for c in both}
 
 
 def _finite(value: float) -> float | None:

@@ -46,6 +46,10 @@ def toml_document(text: str) -> dict[str, Any]:
         return tomllib.loads(text)
     except RecursionError:
         raise BoundsError(f"nested deeper than {MAX_DEPTH} levels") from None
+    except tomllib.TOMLDecodeError:
+        raise
+    except ValueError as exc:  # e.g. an integer past Python's 4,300-digit limit
+        raise BoundsError(f"a value is not accepted ({exc})") from None
 
 
 def _scan_toml(text: str) -> None:
@@ -72,7 +76,10 @@ def _scan_toml(text: str) -> None:
             while True:
                 found = text.find(closing, position)
                 if found < 0 or (not triple and text.find("\n", position, found) >= 0):
-                    return  # an unclosed string: tomllib reports it
+                    # unclosed (tomllib will say so): scan on from the next line regardless
+                    found = text.find("\n", index)
+                    found, closing = (end, "") if found < 0 else (found, "")
+                    break
                 backslashes = 0
                 while char == '"' and text[found - 1 - backslashes] == "\\":
                     backslashes += 1
@@ -81,6 +88,8 @@ def _scan_toml(text: str) -> None:
                 position = found + 1
             line += text.count("\n", index, found)
             index = found + len(closing)
+            while triple and index < end and text[index] == char:  # `""""`: a quote, closed
+                index += 1
             continue
         elif char in "[{":
             depth += 1
@@ -106,6 +115,10 @@ def json_value(text: str | bytes) -> Any:
         value = json.loads(text)
     except RecursionError:
         raise BoundsError(f"nested deeper than {MAX_DEPTH} levels") from None
+    except json.JSONDecodeError:
+        raise
+    except ValueError as exc:  # e.g. an integer past Python's 4,300-digit limit
+        raise BoundsError(f"a value is not accepted ({exc})") from None
     check_depth(value)
     return value
 

@@ -11,6 +11,7 @@ that do are compared. A length filter drops pairs whose lengths alone rule out t
 
 from __future__ import annotations
 
+import heapq
 import itertools
 from collections import Counter, defaultdict
 from collections.abc import Sequence
@@ -23,6 +24,13 @@ from dpo_tui.core.ids import normalize_text
 NEAR_DUPLICATE = 0.9
 NEAR_IDENTICAL_CANDIDATES = 0.92
 PREFIX_SIZE = 12
+MAX_COMPARED = 500
+"""The most earlier texts one text is compared with (the latest of those sharing its rarest
+word pairs). Normal prompts meet a handful; a file of thousands of prompts filled from one
+template would otherwise be compared all against all (quadratic time)."""
+MAX_KEPT = 20
+"""The most near-duplicate pairs kept per text (its closest earlier ones): enough to put it in
+its cluster for the split, without the all-pairs list a templated file would make."""
 """How many of a text's rarest bigrams it is indexed under: near-duplicates at 0.9 share most
 of theirs, so they share one of these; more is slower, fewer misses more."""
 
@@ -53,11 +61,16 @@ def near_duplicate_pairs(
         # rarest first, ties in a fixed order: two sorts in C, the second one stable
         prefix = sorted(sorted(distinct), key=rarity)[:PREFIX_SIZE]
         size, text = lengths[current], normalized[current]
-        for other in set().union(*[index[shingle] for shingle in prefix]):
+        others = set().union(*[index[shingle] for shingle in prefix])
+        if len(others) > MAX_COMPARED:  # prompts from one template: the latest ones
+            others = set(sorted(others)[-MAX_COMPARED:])
+        matches = []
+        for other in others:
             if abs(lengths[other] - size) <= slack * (lengths[other] + size):
                 score = fuzz.ratio(normalized[other], text, score_cutoff=cutoff)
                 if score:
-                    found.append(SimilarPair(other, current, score / 100))
+                    matches.append(SimilarPair(other, current, score / 100))
+        found += heapq.nlargest(MAX_KEPT, matches, key=lambda p: (p.score, p.first))
         for shingle in prefix:
             index[shingle].append(current)
     return sorted(found, key=lambda p: (p.first, p.second))

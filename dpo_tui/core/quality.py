@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import statistics
 from bisect import bisect_right
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -21,6 +21,8 @@ from dpo_tui.core.scoring import JudgedTotals, total
 MARGIN_BINS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0001)
 LEVELS = (("low", 0.0, 1 / 3), ("medium", 1 / 3, 2 / 3), ("high", 2 / 3, 1.0001))
 MIN_PAIRS_FOR_BIAS = 20
+LENGTH_BIAS_WARNING = 0.7
+"""A share of pairs whose chosen response is the longer one that warrants a warning."""
 FIRST_ROUND = 100
 
 
@@ -283,7 +285,7 @@ def _presets(
 
 def _annotators(judgements: Sequence[JudgementFacts]) -> list[AnnotatorLoad]:
     items: Counter[str] = Counter(j.annotator for j in judgements)
-    seconds: Counter[str] = Counter()
+    seconds: dict[str, float] = defaultdict(float)
     for judgement in judgements:
         seconds[judgement.annotator] += judgement.seconds_spent
     everyone = sum(items.values())
@@ -377,7 +379,10 @@ def _warnings(report: QualityReport) -> list[ReportWarning]:
             pairs,
         )
     length = report.length_bias
-    if length.get("pairs", 0) >= MIN_PAIRS_FOR_BIAS and length["chosen_longer_share"] >= 0.7:
+    if (
+        length.get("pairs", 0) >= MIN_PAIRS_FOR_BIAS
+        and length["chosen_longer_share"] >= LENGTH_BIAS_WARNING
+    ):
         share = length["chosen_longer_share"]
         warn(
             "length_bias",

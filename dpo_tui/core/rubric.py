@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from dpo_tui.core.bounded import BoundsError, toml_document
+from dpo_tui.core.bounded import MAX_TOML_BYTES, BoundsError, toml_document
 from dpo_tui.core.models import Rubric
 from dpo_tui.errors import RubricError
 from dpo_tui.paths import bundled_rubrics
@@ -48,6 +48,10 @@ def parse_rubric(text: str, origin: str) -> LoadedRubric:
 def load_rubric(path: Path) -> LoadedRubric:
     """Read and validate the rubric file at `path`."""
     try:
+        if not path.is_file():  # a FIFO or a device would block or never end
+            raise RubricError(path, "cannot read the file (not a regular file)")
+        if path.stat().st_size > MAX_TOML_BYTES:
+            raise RubricError(path, f"larger than the {MAX_TOML_BYTES:,} bytes a rubric may be")
         raw = path.read_bytes()
     except OSError as exc:
         raise RubricError(path, f"cannot read the file ({exc.strerror})") from None

@@ -22,6 +22,20 @@ def storable(text: str) -> str | None:
     return None
 
 
+MAX_NAME_CHARS = 80
+"""An annotator's name: shown in columns and file names, so a name, not a paragraph."""
+
+
+def name_problem(name: str) -> str | None:
+    """Why a (non-empty) `name` cannot be an annotator's name, or None: too long, or holding
+    a control character or a bidi override (a name is shown in terminals and reports)."""
+    if len(name) > MAX_NAME_CHARS:
+        return f"the annotator name is {len(name):,} characters, over {MAX_NAME_CHARS}"
+    if visible(name) != name or "\t" in name or "\n" in name:
+        return f"the annotator name {visible(name)!r} holds a control character"
+    return None
+
+
 def diagnosis_problem(text: str) -> str | None:
     """Why `text` cannot be stored as a diagnosis, or None."""
     if len(text) > MAX_DIAGNOSIS_CHARS:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from types import TracebackType
+from typing import Literal, Protocol, Self
 
 from dpo_tui.core.decoding import DecodingPreset
 from dpo_tui.core.models import Message
@@ -27,6 +28,10 @@ class GeneratedCandidate:
     first_token_seconds: float
 
 
+Api = Literal["chat", "completions"]
+"""Which endpoint of an OpenAI-compatible server generates: chat or plain completions."""
+
+
 class Backend(Protocol):
     """Makes candidates. `model_name` and `origin` (e.g. `gguf:<sha256>`) are stored with each."""
 
@@ -46,6 +51,12 @@ class Backend(Protocol):
         """Release the model or connection."""
         ...
 
-    def __enter__(self) -> Backend: ...
+    def __enter__(self) -> Self: ...
 
-    def __exit__(self, *_: object) -> None: ...
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+        /,
+    ) -> None: ...

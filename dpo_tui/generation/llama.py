@@ -223,9 +223,10 @@ class LlamaBackend:
 
     def _eog_ban(self) -> llama_cpp.llama_sampler_p:
         """A sampler that makes every end-of-generation token impossible."""
-        return llama_cpp.llama_sampler_init_logit_bias(
+        sampler: llama_cpp.llama_sampler_p = llama_cpp.llama_sampler_init_logit_bias(
             self._n_vocab, len(self._no_eog), self._no_eog
         )
+        return sampler
 
 
 class TextStream:

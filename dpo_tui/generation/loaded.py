@@ -82,7 +82,8 @@ class LoadedModel:
         """A special token's text (BOS, EOS), '' for none."""
         if token < 0:
             return ""
-        return llama_cpp.llama_vocab_get_text(self.vocab, token).decode("utf-8", "replace")
+        text: bytes = llama_cpp.llama_vocab_get_text(self.vocab, token)
+        return text.decode("utf-8", "replace")
 
     @property
     def bos_text(self) -> str:

@@ -188,6 +188,7 @@ class LogprobScorer:
         encoded = []
         for response in responses:
             try:
+                # llama-cpp-python types messages as its OpenAI TypedDicts; these are plain
                 whole = self._conversation(
                     messages=[*turns, {"role": "assistant", "content": response}]  # type: ignore[list-item]
                 ).prompt
@@ -315,7 +316,8 @@ class LogprobScorer:
             llama_cpp.llama_get_logits(self._ctx), shape=(rows, self.n_vocab)
         )
         at = np.arange(len(targets)) if rows > 1 else np.zeros(len(targets), dtype=np.intp)
-        return logits[at, targets] - _log_sum_exp(logits, self._exp)[at]
+        log_probs: np.ndarray = logits[at, targets] - _log_sum_exp(logits, self._exp)[at]
+        return log_probs
 
 
 def _cells(prompt: list[int], responses: list[list[int]]) -> int:
@@ -334,4 +336,5 @@ def _log_sum_exp(rows: np.ndarray, scratch: np.ndarray) -> np.ndarray:
     for row in np.flatnonzero(unsafe):
         peak = rows[row].max()
         result[row] = peak + np.log(np.exp(rows[row] - peak).sum())
-    return result
+    sums: np.ndarray = result
+    return sums

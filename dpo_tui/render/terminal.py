@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 from rich.console import RenderableType
 from rich.panel import Panel
@@ -15,7 +16,7 @@ from dpo_tui.core.safe_text import visible
 BAR = 28
 
 
-def bars(counts: Mapping[object, float], width: int = BAR) -> Table:
+def bars(counts: Mapping[Any, float], width: int = BAR) -> Table:
     """One labelled bar per entry, scaled to the largest."""
     table = Table.grid(padding=(0, 1))
     most = max(counts.values(), default=0) or 1

@@ -43,6 +43,10 @@ def write_whole(target: Path, write: Callable[[Path], None]) -> None:
         write(staged)
         staged.chmod(0o666 & ~_umask())
         os.replace(staged, target)
+    except OSError as exc:
+        if exc.filename is None or exc.filename == str(staged):  # name what the user named
+            exc.filename = str(target)
+        raise
     finally:
         staged.unlink(missing_ok=True)
 

@@ -90,7 +90,7 @@ def select_pairs(
         for key in entry.pair_keys:
             first_round.setdefault(key, entry.number)
     keys = set(chosen.pair_keys)
-    pair_set = collect_pairs(store, chosen.policy, chosen.min_margin)  # type: ignore[arg-type]
+    pair_set = collect_pairs(store, chosen.policy, chosen.min_margin)
     in_round = [p for p in pair_set.exportable if pair_key(p) in keys]
     if split == "all":
         pairs = in_round

@@ -16,6 +16,7 @@ from dpo_tui.core.models import PairPolicyName
 from dpo_tui.errors import DpoError, ProjectError
 from dpo_tui.services.atomic import Placement, make_public, staging_folder
 from dpo_tui.services.pairing import collect_pairs
+from dpo_tui.store.connection import project_files
 from dpo_tui.store.project import ProjectStore
 from dpo_tui.store.records import ExportRound, now
 
@@ -77,6 +78,9 @@ def export_dataset(
                 new_only=new_only,
             )
             make_public(staged)
+            # checked again under the lock: another export of this project may have written
+            # the folder since the check above
+            _check_export_target(store, out, target, force)
             placement = Placement.move(staged, target)
             recorded = store.record_round(entry)
             if recorded.number != entry.number:
@@ -105,6 +109,13 @@ def _check_export_target(store: ProjectStore, out: Path, target: Path, force: bo
     one that holds the project file itself."""
     if not target.name:
         raise DpoError(f"{out}: not a folder an export can be written to", hint="name a folder")
+    if target.resolve() in project_files(store.path) or store.path.resolve().is_relative_to(
+        target.resolve()
+    ):
+        raise DpoError(
+            f"{out}: is or holds the project file {store.path}; an export never replaces it",
+            hint="export into a folder of its own, e.g. --out round1",
+        )
     if not os.path.lexists(target):
         return
     if target.is_symlink():
@@ -112,11 +123,6 @@ def _check_export_target(store: ProjectStore, out: Path, target: Path, force: bo
     elif not target.is_dir():
         what = "a file"
     elif any(target.iterdir()):
-        if store.path.resolve().is_relative_to(target.resolve()):
-            raise DpoError(
-                f"{out}: holds the project file {store.path}; an export never replaces it",
-                hint=f"export into a folder of its own, e.g. --out {out / 'export'}",
-            )
         what = "a folder that is not empty"
     else:
         return

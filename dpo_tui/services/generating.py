@@ -14,7 +14,7 @@ from dpo_tui.core.decoding import DEFAULT_PRESETS, DecodingPreset, presets_for
 from dpo_tui.core.ids import candidate_id
 from dpo_tui.core.models import Candidate, Message, Prompt
 from dpo_tui.errors import DpoError
-from dpo_tui.generation.base import Backend, GeneratedCandidate, OnToken
+from dpo_tui.generation.base import Api, Backend, GeneratedCandidate, OnToken
 from dpo_tui.store.project import ProjectStore
 
 
@@ -148,7 +148,7 @@ def open_backend(
     template: str | None = None,
     base_url: str | None = None,
     model_name: str | None = None,
-    api: str = "chat",
+    api: Api = "chat",
     concurrency: int = 4,
 ) -> Backend:
     """A generation backend: llama.cpp on a local GGUF (default: the bundled model), or an
@@ -176,7 +176,7 @@ def open_backend(
     server = OpenAIBackend(
         base_url,
         model_name,
-        api=api,  # type: ignore[arg-type]
+        api=api,
         render_prompt=render,
         concurrency=concurrency,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,8 +14,10 @@ from dpo_tui.core.importers.base import ImportOptions
 from dpo_tui.core.importers.candidates import to_candidates
 from dpo_tui.core.models import Candidate, Judgement, Prompt
 from dpo_tui.core.spreadsheet import neutralise_cells
+from dpo_tui.errors import DpoError
 from dpo_tui.paths import file_sha256
 from dpo_tui.services.atomic import write_whole
+from dpo_tui.store.connection import project_files
 from dpo_tui.store.project import ProjectStore
 from dpo_tui.store.records import CandidatesAdded, ImportRecord, now
 
@@ -161,11 +164,24 @@ def import_annotations(
     )
 
 
-def export_annotations(store: ProjectStore, out: Path) -> int:
+ANNOTATION_SUFFIXES = (".csv", ".jsonl")
+
+
+def export_annotations(store: ProjectStore, out: Path, *, force: bool = False) -> int:
     """Write every annotation as import-annotations reads it (CSV, or JSONL by suffix): a row
     per candidate and annotator, the file written whole (`atomic.write_whole`); returns the
     number of rows. In CSV, text cells a spreadsheet would run as formulas are neutralised
-    (`core.spreadsheet`); import restores them."""
+    (`core.spreadsheet`); import restores them. An existing `out` is replaced only with
+    `force`, and never when it is the project file (or one SQLite keeps beside it)."""
+    if out.suffix.lower() not in ANNOTATION_SUFFIXES:
+        raise DpoError(
+            f"{out}: name a .csv or a .jsonl file (the format follows the name)",
+            hint="e.g. annotations.csv",
+        )
+    if out.resolve() in project_files(store.path):
+        raise DpoError(f"{out}: is the project file itself; it is never written over")
+    if os.path.lexists(out) and not force:
+        raise DpoError(f"{out}: already exists", hint="name another file, or add --force")
     criteria = [c.key for c in store.rubric.criteria]
     records = []
     for prompt in store.prompts():

@@ -10,6 +10,7 @@ broken by value), and when both sides hold different values it is reported.
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 from collections import Counter
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from dpo_tui.core.bounded import json_value
 from dpo_tui.core.ids import candidate_id, prompt_id
 from dpo_tui.core.importers.base import messages_from
 from dpo_tui.core.models import FLAGS, Candidate, Prompt, Rubric
-from dpo_tui.core.safe_text import diagnosis_problem, storable
+from dpo_tui.core.safe_text import diagnosis_problem, name_problem, storable
 from dpo_tui.paths import file_sha256
 from dpo_tui.store import received
 from dpo_tui.store.cards import card_json
@@ -148,7 +149,7 @@ def _read(
             sha256=digest,
             prompts=rows.prompts(conn),
             candidates=rows.candidates(conn),
-            scores=rows.scores(conn, int(meta.get("schema_version", 0))),
+            scores=rows.scores(conn, received.schema_version(conn)),
             judgements=rows.judgements(conn),
         )
     except sqlite3.DatabaseError as exc:
@@ -186,11 +187,11 @@ class _Validator:
                 tag_list = json_value(tags)
                 if not isinstance(text, str) or not text.strip() or not isinstance(source, str):
                     raise ValueError("text and source must be text")
-                for part in (text, *(m.content for m in turns or ())):
-                    if problem := storable(part):
-                        raise ValueError(f"the prompt {problem}")
                 if not isinstance(tag_list, list) or not all(isinstance(t, str) for t in tag_list):
                     raise ValueError("tags must be a JSON list of strings")
+                for part in (text, source, *tag_list, *(m.content for m in turns or ())):
+                    if problem := storable(part):
+                        raise ValueError(f"the prompt {problem}")
             except _UNREADABLE as exc:
                 raise self.fail("prompts", number, str(exc)) from None
             if pid != prompt_id(text, turns):
@@ -269,12 +270,14 @@ class _Validator:
             return f"its candidate {_shown(cid)} is in neither file"
         if type(annotator) is not str or not annotator.strip():
             return "the annotator name is empty"
+        if problem := name_problem(annotator):
+            return problem
         if type(updated) is not str:
             return "updated_at must be a timestamp"
         if criteria in self.cards:
             return None
         try:
-            values = json.loads(criteria)
+            values = json_value(criteria)
         except _UNREADABLE:
             return f"criteria {_shown(criteria)} is not a JSON object"
         if type(values) is not dict or not values:
@@ -287,7 +290,7 @@ class _Validator:
         return None
 
     def _value_problem(self, criterion: object, value: object) -> str | None:
-        scale = self.scales.get(criterion)  # type: ignore[call-overload]
+        scale = self.scales.get(criterion) if isinstance(criterion, str) else None
         if scale is None:
             return f"the rubric has no criterion {_shown(criterion)}"
         if type(value) is not int or not scale.min <= value <= scale.max:
@@ -304,6 +307,8 @@ class _Validator:
                     raise ValueError(f"its prompt {_shown(pid)} is in neither file")
                 if not isinstance(annotator, str) or not annotator.strip():
                     raise ValueError("the annotator name is empty")
+                if problem := name_problem(annotator):
+                    raise ValueError(problem)
                 flag_list = json_value(flags or "[]")
                 order_list = json_value(order or "[]")
                 if not isinstance(flag_list, list) or not set(flag_list) <= set(FLAGS):
@@ -317,8 +322,8 @@ class _Validator:
                 if problem := diagnosis_problem(diagnosis or ""):
                     raise ValueError(problem)
                 spent = float(seconds or 0)
-                if spent < 0:
-                    raise ValueError("seconds_spent is negative")
+                if not 0 <= spent < math.inf:
+                    raise ValueError(f"seconds_spent {_shown(seconds)} is not a duration")
             except _UNREADABLE as exc:
                 raise self.fail("judgements", number, str(exc)) from None
             found.append(

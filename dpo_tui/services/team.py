@@ -34,8 +34,11 @@ def plan(
     prompt_ids: list[str], annotators: list[str], overlap: float, seed: int
 ) -> dict[str, list[str]]:
     """annotator -> prompt ids: each prompt once, an `overlap` share of them twice."""
-    if len(annotators) < 2 or len(set(annotators)) != len(annotators):
-        raise ProjectError("assign needs two or more distinct annotator names")
+    if len(annotators) < 2 or len({a.casefold() for a in annotators}) != len(annotators):
+        raise ProjectError(
+            "assign needs two or more distinct annotator names (distinct ignoring case too: "
+            "each gets NAME.dpo, and some file systems ignore case)"
+        )
     if not 0 <= overlap <= 1:
         raise ProjectError(f"--overlap must be between 0 and 1, got {overlap}")
     order = sorted(prompt_ids, key=lambda p: hashlib.sha256(f"{seed}:{p}".encode()).digest())

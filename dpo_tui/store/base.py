@@ -18,6 +18,7 @@ from dpo_tui.core.rubric import LoadedRubric, parse_rubric
 from dpo_tui.core.safe_text import storable, visible
 from dpo_tui.errors import ProjectError
 from dpo_tui.store.records import (
+    ImportRecord,
     ProjectMeta,
 )
 
@@ -99,6 +100,10 @@ class StoreBase:
     @property
     def rubric(self) -> Rubric:
         return self.loaded_rubric.rubric
+
+    def log_import(self, record: ImportRecord) -> None:
+        """Add an entry to the log of imports and merges."""
+        self._table("imports").insert(record.model_dump())
 
 
 def _check_storable(texts: Iterable[Iterable[str]]) -> None:

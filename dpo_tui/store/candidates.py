@@ -68,8 +68,8 @@ class CandidateRows(StoreBase):
                         update={"added": added, "skipped_duplicates": len(candidates) - added}
                     )
                 )
-        flagged = sum(1 for row in rows.values() if row["near_duplicate_of"])
-        return CandidatesAdded(added, len(candidates) - added, flagged)
+        near = sum(1 for row in rows.values() if row["near_duplicate_of"])
+        return CandidatesAdded(added, len(candidates) - added, near)
 
     def candidates(self, prompt_id: str) -> list[Candidate]:
         """The candidates of one prompt, in the order they were added."""
@@ -110,30 +110,6 @@ class CandidateRows(StoreBase):
                 text = self.db.execute("select text from candidates where id = ?", [row[0]])
                 rows[index] = (row[0], row[1], len(text.fetchone()[0]), *row[3:])
         return rows
-
-    def replace_candidate(self, old_id: str, new: Candidate, annotator: str) -> None:
-        """Put `new` in place of candidate `old_id` (same prompt), in one transaction: the
-        annotator's own scores of the old one are dropped and its place in their display
-        order goes to the new one. Refused if another annotator scored the old one."""
-        others = self.db.execute(
-            "select distinct annotator from scores where candidate_id = ? and annotator != ?",
-            [old_id, annotator],
-        ).fetchall()
-        if others:
-            raise ProjectError(
-                f"{self.path}: {others[0][0]} has scored this candidate; it is kept",
-                hint="regenerate only candidates nobody else has scored",
-            )
-        with self.writing():
-            self.db.execute(
-                "delete from scores where candidate_id = ? and annotator = ?", [old_id, annotator]
-            )
-            self.db.execute("delete from candidates where id = ?", [old_id])
-            self.add_candidates([new])
-            judgement = self.judgement(new.prompt_id, annotator)
-            if judgement is not None and old_id in judgement.display_order:
-                order = tuple(new.id if cid == old_id else cid for cid in judgement.display_order)
-                self.save_judgement(judgement.model_copy(update={"display_order": order}))
 
     def delete_candidates(self, prompt_ids: Sequence[str]) -> int:
         """Remove the candidates of these prompts; refuses (changing nothing) if any is scored."""

@@ -44,6 +44,13 @@ def connect(path: Path, *, read_only: bool = False) -> Database:
     return db
 
 
+def project_files(path: Path) -> set[Path]:
+    """The project file at `path` and the files SQLite keeps beside it (-wal, -shm,
+    -journal), resolved: what nothing dpo-tui writes may replace."""
+    project = path.resolve()
+    return {project, *(project.with_name(project.name + s) for s in ("-wal", "-shm", "-journal"))}
+
+
 def seal_copy(path: Path) -> bool:
     """Switch a copied project file to journal mode DELETE (one file); whether it passes its
     integrity check."""

@@ -264,6 +264,13 @@ for _step in STEPS:
     migrations()(_step)
 
 
+def version_number(raw: object) -> int:
+    """A stored schema version as a number; -1 for anything but a plain decimal of at most 9
+    digits (a damaged or hostile value: a negative, a float, thousands of digits)."""
+    text = raw if isinstance(raw, str) else str(raw) if isinstance(raw, int) else ""
+    return int(text) if text.isascii() and text.isdecimal() and len(text) <= 9 else -1
+
+
 def applied_names(db: Database) -> list[str]:
     """Names of the migrations of our set already applied to `db`, in order."""
     return [m.name for m in migrations.applied(db)]

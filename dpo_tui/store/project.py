@@ -11,14 +11,21 @@ import uuid
 from pathlib import Path
 
 from dpo_tui import __version__
-from dpo_tui.core.models import Resolution
+from dpo_tui.core.models import Candidate, Resolution
 from dpo_tui.core.rubric import LoadedRubric
+from dpo_tui.core.safe_text import name_problem
 from dpo_tui.errors import ProjectError, SchemaTooNewError
 from dpo_tui.store import connection
 from dpo_tui.store.annotations import AnnotationRows
 from dpo_tui.store.base import StoreBase
 from dpo_tui.store.candidates import CandidateRows
-from dpo_tui.store.migrations import KNOWN, SCHEMA_VERSION, applied_names, migrations
+from dpo_tui.store.migrations import (
+    KNOWN,
+    SCHEMA_VERSION,
+    applied_names,
+    migrations,
+    version_number,
+)
 from dpo_tui.store.prompts import PromptRows
 from dpo_tui.store.records import (
     ExportRound,
@@ -48,13 +55,23 @@ class ProjectStore(PromptRows, CandidateRows, AnnotationRows, StoreBase):
         annotator = annotator.strip()
         if not annotator:
             raise ProjectError("the annotator name must not be empty")
+        if problem := name_problem(annotator):
+            raise ProjectError(problem)
         if os.path.lexists(path):  # a dangling symlink too: never create a file through one
             raise ProjectError(
                 f"{path}: already exists", hint="choose another name, or open it with `status`"
             )
         if not path.parent.is_dir():
             raise ProjectError(f"{path.parent}: no such folder")
-        store = cls(path, connection.connect(path))
+        try:  # created here, exclusively: the file unlinked on failure is this one
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY | os.O_NOFOLLOW, 0o666))
+        except FileExistsError:
+            raise ProjectError(f"{path}: already exists") from None
+        try:
+            store = cls(path, connection.connect(path))
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
         try:
             with store.writing():
                 migrations.apply(store.db)
@@ -124,7 +141,7 @@ class ProjectStore(PromptRows, CandidateRows, AnnotationRows, StoreBase):
         except sqlite3.DatabaseError as exc:
             raise ProjectError(f"{self.path}: cannot be read ({exc})") from None
         unknown = [name for name in applied if name not in KNOWN]
-        stored = int(raw) if raw is not None and raw.isdecimal() and raw.isascii() else -1
+        stored = version_number(raw)
         if unknown or stored > SCHEMA_VERSION:
             raise SchemaTooNewError(
                 f"{self.path}: written by a newer dpo-tui (schema version "
@@ -179,9 +196,29 @@ class ProjectStore(PromptRows, CandidateRows, AnnotationRows, StoreBase):
             for row in self._table("resolutions").rows
         }
 
-    def log_import(self, record: ImportRecord) -> None:
-        """Add an entry to the log of imports and merges."""
-        self._table("imports").insert(record.model_dump())
+    def replace_candidate(self, old_id: str, new: Candidate, annotator: str) -> None:
+        """Put `new` in place of candidate `old_id` (same prompt), in one transaction: the
+        annotator's own scores of the old one are dropped and its place in their display
+        order goes to the new one. Refused if another annotator scored the old one."""
+        others = self.db.execute(
+            "select distinct annotator from scores where candidate_id = ? and annotator != ?",
+            [old_id, annotator],
+        ).fetchall()
+        if others:
+            raise ProjectError(
+                f"{self.path}: {others[0][0]} has scored this candidate; it is kept",
+                hint="regenerate only candidates nobody else has scored",
+            )
+        with self.writing():
+            self.db.execute(
+                "delete from scores where candidate_id = ? and annotator = ?", [old_id, annotator]
+            )
+            self.db.execute("delete from candidates where id = ?", [old_id])
+            self.add_candidates([new])
+            judgement = self.judgement(new.prompt_id, annotator)
+            if judgement is not None and old_id in judgement.display_order:
+                order = tuple(new.id if cid == old_id else cid for cid in judgement.display_order)
+                self.save_judgement(judgement.model_copy(update={"display_order": order}))
 
     def copy_whole(self, path: Path) -> None:
         """Write a self-contained copy of the project to the new file `path`: the WAL

@@ -9,13 +9,19 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from dpo_tui.core.models import Scale
-from dpo_tui.store.migrations import CARDS_SINCE
+from dpo_tui.store.migrations import CARDS_SINCE, version_number
 
 Row = tuple[Any, ...]
 
 
 def meta(conn: sqlite3.Connection) -> dict[str, str]:
     return dict(conn.execute("select key, value from meta").fetchall())
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    """The file's schema version (-1 if damaged; `safe_open` has refused such a file)."""
+    row = conn.execute("select value from meta where key = 'schema_version'").fetchone()
+    return version_number(row[0] if row else None)
 
 
 def prompt_rows(conn: sqlite3.Connection) -> Iterator[Row]:

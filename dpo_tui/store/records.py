@@ -8,6 +8,8 @@ from typing import NamedTuple
 
 from pydantic import BaseModel
 
+from dpo_tui.core.models import PairPolicyName
+
 
 def now() -> str:
     """The current UTC time as ISO 8601, as stored in every `*_at` column."""
@@ -55,7 +57,7 @@ class ExportRound(BaseModel):
     created_at: str
     format: str
     out_dir: str
-    policy: str
+    policy: PairPolicyName
     min_margin: float
     val_fraction: float
     seed: int

@@ -17,7 +17,7 @@ from sqlite_utils import Database
 
 from dpo_tui.errors import ProjectError, SchemaTooNewError
 from dpo_tui.store.connection import SQLITE_MAGIC
-from dpo_tui.store.migrations import KNOWN, SCHEMA_VERSION, migrations
+from dpo_tui.store.migrations import KNOWN, SCHEMA_VERSION, migrations, version_number
 
 DEFAULT_MAX_BYTES = 2 * 1024**3
 _ALLOWED_FUNCTIONS = {
@@ -65,7 +65,7 @@ def _schema(conn: sqlite3.Connection) -> list[tuple[str, str, str, str | None]]:
     rows = conn.execute(
         "select type, name, tbl_name, sql from sqlite_master order by type, name"
     ).fetchall()
-    return [tuple(row) for row in rows]  # type: ignore[misc]
+    return [(row[0], row[1], row[2], row[3]) for row in rows]
 
 
 def _refuse(path: Path, problem: str, hint: str | None = None) -> UntrustedProjectError:
@@ -127,7 +127,7 @@ def _check_schema(conn: sqlite3.Connection, path: Path) -> None:
         stored = conn.execute("select value from meta where key = 'schema_version'").fetchone()
     except sqlite3.DatabaseError as exc:
         raise refuse(f"cannot be read as a project file ({exc})") from None
-    version = int(stored[0]) if stored and str(stored[0]).isdigit() else -1
+    version = version_number(stored[0] if stored else None)
     if any(name not in KNOWN for name in applied) or version > SCHEMA_VERSION:
         raise SchemaTooNewError(
             f"{path}: written by a newer dpo-tui (schema version {version}; "

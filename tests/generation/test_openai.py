@@ -151,7 +151,7 @@ def test_nothing_listening_fails_fast_naming_the_url():
     url = f"http://127.0.0.1:{free_port()}/v1"
     started = time.monotonic()
     with (
-        OpenAIBackend(url, "m", max_retries=1, backoff=0.01) as backend,
+        OpenAIBackend(url, "m", max_retries=1) as backend,
         pytest.raises(GenerationError) as error,
     ):
         backend.generate(ASK, presets_for(2, "p"))
@@ -202,7 +202,8 @@ class FakeServer:
                     number = len(owner.requests)
                     owner.requests.append(body)
                     owner.paths.append(self.path)
-                    owner.headers.append(dict(self.headers))
+                    # names are case-insensitive; the openai SDK sends them lower-case
+                    owner.headers.append({k.title(): v for k, v in self.headers.items()})
                     owner.active += 1
                     owner.max_active = max(owner.max_active, owner.active)
                 try:
@@ -266,7 +267,7 @@ def test_5xx_is_retried_then_succeeds(fake):
             else stream("Hel", "lo")
         )
     )
-    with OpenAIBackend(server.url, "fake", api_key="sekrit", backoff=0.01) as backend:
+    with OpenAIBackend(server.url, "fake", api_key="sekrit") as backend:
         [candidate] = backend.generate(ASK, presets_for(1, "p"))
     assert (candidate.text, candidate.token_count, candidate.finish_reason) == ("Hello", 2, "stop")
     assert len(server.requests) == 2
@@ -275,7 +276,7 @@ def test_5xx_is_retried_then_succeeds(fake):
 
 def test_gives_up_after_max_retries_with_the_servers_message(fake):
     server = fake(lambda body, n: Reply(503, {"detail": "loading model"}))
-    backend = OpenAIBackend(server.url, "fake", max_retries=2, backoff=0.01)
+    backend = OpenAIBackend(server.url, "fake", max_retries=2)
     with backend, pytest.raises(GenerationError, match="503: loading model") as error:
         backend.generate(ASK, presets_for(1, "p"))
     assert "gave up after 3 attempts" in str(error.value)
@@ -286,7 +287,7 @@ def test_missing_model_is_not_retried(fake):
     body = {"object": "error", "message": "The model `nope` does not exist.", "code": 404}
     server = fake(lambda body_, n: Reply(404, body))
     with (
-        OpenAIBackend(server.url, "nope", backoff=0.01) as backend,
+        OpenAIBackend(server.url, "nope") as backend,
         pytest.raises(GenerationError, match="has no model 'nope'") as error,
     ):
         backend.generate(ASK, presets_for(1, "p"))
@@ -298,7 +299,7 @@ def test_400_is_not_retried_and_its_message_is_surfaced_truncated(fake):
     message = "min_p must be below 1; " + "x" * 1000
     server = fake(lambda body, n: Reply(400, {"error": {"message": message}}))
     with (
-        OpenAIBackend(server.url, "fake", backoff=0.01) as backend,
+        OpenAIBackend(server.url, "fake") as backend,
         pytest.raises(GenerationError, match="400: min_p must be below 1") as error,
     ):
         backend.generate(ASK, presets_for(1, "p"))
@@ -393,7 +394,7 @@ def test_a_failing_candidate_cancels_the_others(fake):
 def test_broken_streams_are_reported_not_retried(fake, events, problem):
     server = fake(lambda body, n: Reply(events=events))
     with (
-        OpenAIBackend(server.url, "fake", backoff=0.01) as backend,
+        OpenAIBackend(server.url, "fake") as backend,
         pytest.raises(GenerationError, match=problem),
     ):
         backend.generate(ASK, presets_for(1, "p"))

@@ -3,42 +3,15 @@ that export then uses."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
-import pytest
 from textual.widgets import Static
 
 from dpo_tui.services.adjudicating import AdjudicationSession
-from dpo_tui.services.merging import merge_files
 from dpo_tui.services.pairing import collect_pairs
-from dpo_tui.services.team import assign
 from dpo_tui.store.project import ProjectStore
 from dpo_tui.tui.app import make_app
 from dpo_tui.tui.screens.adjudicate import AdjudicateScreen
-
-
-def score(path: Path, clarity_by_position: list[int]) -> None:
-    with ProjectStore.open(path) as store:
-        annotator = store.meta.annotator
-        for prompt in store.prompts():
-            for cand, value in zip(store.candidates(prompt.id), clarity_by_position, strict=False):
-                store.set_score(cand.id, annotator, "clarity", value)
-                store.set_score(cand.id, annotator, "safety", 3)
-
-
-@pytest.fixture
-def disputed(tmp_path: Path, app_project: Path) -> Path:
-    """A team file where alice and bob rank every item's candidates in opposite orders."""
-    team = tmp_path / "team.dpo"
-    shutil.copyfile(app_project, team)
-    with ProjectStore.open(team) as store:
-        files = assign(store, ["alice", "bob"], 1.0, tmp_path / "out").files
-    score(files["alice"], [5, 3, 1])
-    score(files["bob"], [1, 3, 5])
-    with ProjectStore.open(team) as store:
-        merge_files(store, list(files.values()))
-    return team
 
 
 def test_session_lists_disputed_items_and_proposals(disputed: Path):

@@ -1,4 +1,5 @@
-"""SVG snapshots of the main screens at fixed sizes (pytest-textual-snapshot).
+"""SVG snapshots of every screen at fixed sizes (pytest-textual-snapshot). The project is opened
+by a relative path from its folder, so the home screen's path is the same on every machine.
 
 After an intended visual change: `pytest tests/tui/test_snapshots.py --snapshot-update`.
 """
@@ -7,16 +8,43 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from dpo_tui.tui.app import make_app
 
 
-def test_annotate_at_80x24(app_project: Path, snap_compare):
-    assert snap_compare(make_app(app_project), terminal_size=(80, 24))
+@pytest.fixture
+def here(app_project: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The test project, as a path relative to the working folder."""
+    monkeypatch.chdir(app_project.parent)
+    return Path(app_project.name)
 
 
-def test_annotate_scored_at_200x50(app_project: Path, snap_compare):
-    assert snap_compare(make_app(app_project), press=list("535323"), terminal_size=(200, 50))
+def test_annotate_at_80x24(here: Path, snap_compare):
+    assert snap_compare(make_app(here), terminal_size=(80, 24))
 
 
-def test_help_screen(app_project: Path, snap_compare):
-    assert snap_compare(make_app(app_project), press=["f1"], terminal_size=(100, 40))
+def test_annotate_at_160x45(here: Path, snap_compare):
+    assert snap_compare(make_app(here), terminal_size=(160, 45))
+
+
+def test_annotate_scored_at_200x50(here: Path, snap_compare):
+    assert snap_compare(make_app(here), press=list("535323"), terminal_size=(200, 50))
+
+
+def test_help_screen(here: Path, snap_compare):
+    assert snap_compare(make_app(here), press=["f1"], terminal_size=(100, 40))
+
+
+def test_home_screen(here: Path, snap_compare):
+    assert snap_compare(make_app(here), press=[*"535323", "h"], terminal_size=(100, 30))
+
+
+def test_go_to_screen(here: Path, snap_compare):
+    assert snap_compare(make_app(here), press=["g", "r", "e", "s"], terminal_size=(100, 30))
+
+
+def test_adjudicate_screen(disputed: Path, snap_compare, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.chdir(disputed.parent)
+    app = make_app(Path(disputed.name), adjudicate=True)
+    assert snap_compare(app, terminal_size=(160, 45))

@@ -41,7 +41,7 @@ def select_round(
     leftover = slots - sum(quota.values())
     for source in sorted(shares, key=lambda s: (-(shares[s] - quota[s]), s))[:leftover]:
         quota[source] += 1
-    chosen = set()
+    chosen: set[PairKey] = set()
     for source, group in by_source.items():
         ordered = sorted(group, key=lambda p: _rank(p, seed))
         chosen.update(pair_key(p) for p in ordered[: quota[source]])

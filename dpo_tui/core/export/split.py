@@ -29,7 +29,8 @@ def split_pairs(
     if not 0 <= fraction < 1:
         raise ValueError(f"the validation fraction must be in [0, 1), got {fraction}")
     clusters = cluster_of or {}
-    train, validation = [], []
+    train: list[PreferencePair] = []
+    validation: list[PreferencePair] = []
     for pair in pairs:
         key = clusters.get(pair.prompt_id, pair.prompt_id)
         (validation if in_validation(key, fraction, seed) else train).append(pair)

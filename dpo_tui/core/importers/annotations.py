@@ -17,7 +17,7 @@ from pathlib import Path
 from dpo_tui.core.ids import candidate_id, prompt_id
 from dpo_tui.core.importers.base import Fail, RawRecord
 from dpo_tui.core.models import FLAGS, Flag, Rubric
-from dpo_tui.core.safe_text import diagnosis_problem
+from dpo_tui.core.safe_text import diagnosis_problem, name_problem
 from dpo_tui.core.spreadsheet import restore
 from dpo_tui.errors import InputFileError
 
@@ -92,6 +92,8 @@ def to_annotations(
         annotator = _text(fields, "annotator", fail).strip()
         if not annotator:
             raise fail("the annotator is empty")
+        if problem := name_problem(annotator):
+            raise fail(problem)
         for key, scale in scales.items():
             raw = fields.get(key)
             if raw is None or (isinstance(raw, str) and not raw.strip()):
@@ -113,18 +115,18 @@ def to_annotations(
         if problem := diagnosis_problem(diagnosis):
             raise fail(problem)
         flags = _flags(fields, fail)
-        key = (pid, annotator)
+        item = (pid, annotator)
         if diagnosis.strip() or flags:
-            held = rows.judgements.get(key)
+            held = rows.judgements.get(item)
             if held is not None and held != (diagnosis, flags):
                 raise fail(
                     f"a different diagnosis or flags for the same prompt and annotator "
-                    f"as line {judged_on[key]}"
+                    f"as line {judged_on[item]}"
                 )
-            rows.judgements[key] = (diagnosis, flags)
-            judged_on[key] = record.line
+            rows.judgements[item] = (diagnosis, flags)
+            judged_on[item] = record.line
         else:
-            rows.judgements.setdefault(key, ("", ()))
+            rows.judgements.setdefault(item, ("", ()))
     if not rows.scores and not any(d or f for d, f in rows.judgements.values()):
         raise InputFileError(path, "no annotations found: no scores, diagnoses or flags")
     return rows

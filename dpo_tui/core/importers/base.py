@@ -118,12 +118,9 @@ class _Converter:
             return self._prompt(record.line, "", self._messages(record.line, field, value), fields)
         if not isinstance(value, str):
             raise self.error(record.line, f"field {field!r} must be text, got {_kind(value)}")
-        if (
-            field == "instruction"
-            and isinstance(fields.get("input"), str)
-            and fields["input"].strip()
-        ):
-            value = f"{value.rstrip()}\n\n{fields['input'].strip()}"
+        extra = fields.get("input")
+        if field == "instruction" and isinstance(extra, str) and extra.strip():
+            value = f"{value.rstrip()}\n\n{extra.strip()}"
         return self._prompt(record.line, value, None, fields)
 
     def _field_for(self, line: int, fields: dict[str, object]) -> str:
@@ -188,6 +185,8 @@ class _Converter:
             return self.path.name
         if not isinstance(source, str):
             raise self.error(line, f"field 'source' must be text, got {_kind(source)}")
+        if problem := storable(source):
+            raise self.error(line, f"the source {problem}")
         return source
 
     def _tags(self, line: int, fields: dict[str, object]) -> tuple[str, ...]:
@@ -202,6 +201,9 @@ class _Converter:
             raise self.error(
                 line, "field 'tags' must be a list of strings or a comma-separated string"
             )
+        for tag in parts:
+            if problem := storable(tag):
+                raise self.error(line, f"a tag {problem}")
         return tuple(dict.fromkeys(t.strip() for t in parts if t.strip()))
 
 

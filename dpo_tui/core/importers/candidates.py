@@ -62,9 +62,10 @@ def to_candidates(
 def _prompt_id_of(fields: dict[str, object], fail: Fail) -> str:
     if isinstance(fields.get("prompt_id"), str):
         return str(fields["prompt_id"])
-    if isinstance(fields.get("messages"), list):
+    turns = fields.get("messages")
+    if isinstance(turns, list):
         try:
-            messages = messages_from(fields["messages"], "messages")
+            messages = messages_from(turns, "messages")
         except ValueError as exc:
             raise fail(str(exc)) from None
         return prompt_id("", messages)

@@ -10,6 +10,11 @@ from pathlib import Path
 from dpo_tui.core.importers.base import ImportOptions, RawRecord, read_text
 from dpo_tui.errors import InputFileError
 
+MAX_FIELD_CHARS = 2**24
+"""Characters one cell may hold: above any text dpo-tui writes (the csv module's own limit,
+131,072, is below a long response it exports), bounded as the file is by being read whole."""
+csv.field_size_limit(max(csv.field_size_limit(), MAX_FIELD_CHARS))
+
 
 def read_csv(path: Path, options: ImportOptions) -> Iterator[RawRecord]:
     return _read(path, options, ",")

@@ -18,8 +18,13 @@ def read(path: Path, options: ImportOptions) -> Iterator[RawRecord]:
     """Decode element by element so each record knows the line it starts on."""
     text = read_text(path, options.encoding)
 
+    counted = [0, 1]  # an index, and the line it is on: counted on from there, not from 0
+
     def line_of(index: int) -> int:
-        return text.count("\n", 0, index) + 1
+        at, line = counted
+        line += text.count("\n", at, index) if index >= at else -text.count("\n", index, at)
+        counted[:] = [index, line]
+        return line
 
     def fail(index: int, problem: str) -> InputFileError:
         return InputFileError(path, problem, line=line_of(index))

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 Level = Literal["nominal", "ordinal", "interval", "ratio"]
 LEVELS: tuple[Level, ...] = ("nominal", "ordinal", "interval", "ratio")
@@ -32,7 +32,7 @@ def _missing(value: object) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-_PairCounts = Mapping[tuple[Hashable, Hashable], int]
+_PairCounts = Mapping[tuple[Any, Any], int]
 """(rater A's value, rater B's value) -> number of items rated so"""
 
 
@@ -47,10 +47,10 @@ def paired_counts(
     )
 
 
-def _ordered(values: Iterable[Hashable]) -> list[Hashable]:
+def _ordered(values: Iterable[Any]) -> list[Any]:
     distinct = set(values)
     try:
-        return sorted(distinct)  # type: ignore[type-var]
+        return sorted(distinct)
     except TypeError:  # unorderable nominal labels: any fixed order will do
         return sorted(distinct, key=repr)
 
@@ -84,8 +84,8 @@ def share_agreed(pairs: _PairCounts, within: float = 0.0) -> float:
     rated = sum(pairs.values())
     if not rated:
         return _NAN
-    if within:
-        agreed = sum(n for (x, y), n in pairs.items() if abs(x - y) <= within + EPS)  # type: ignore[operator]
+    if within:  # numeric ratings
+        agreed = sum(n for (x, y), n in pairs.items() if abs(x - y) <= within + EPS)
     else:
         agreed = sum(n for (x, y), n in pairs.items() if x == y)
     return agreed / rated
@@ -183,7 +183,7 @@ def fleiss_kappa(table: Sequence[Sequence[int]]) -> float:
     if sum(t * t for t in totals) == (subjects * n) ** 2:
         return _NAN
     p_e = sum((t / (subjects * n)) ** 2 for t in totals)
-    return (p_bar - p_e) / (1 - p_e)
+    return float((p_bar - p_e) / (1 - p_e))
 
 
 def fleiss_kappa_from_ratings(
@@ -222,7 +222,7 @@ def _delta(level: Level, values: list[Hashable], marginals: list[float]) -> list
                 between = cumulative[j + 1] - cumulative[i] - (marginals[i] + marginals[j]) / 2
                 table[i][j] = table[j][i] = between**2
         return table
-    numbers = [float(v) for v in values]  # type: ignore[arg-type]
+    numbers = [float(v) for v in values]  # type: ignore[arg-type]  # interval/ratio: numbers
     if level == "interval":
         return [[(c - k) ** 2 for k in numbers] for c in numbers]
     if level == "ratio":

@@ -21,6 +21,7 @@ from dpo_tui.errors import DpoError
 from dpo_tui.generation.base import Backend, GeneratedCandidate
 from dpo_tui.services.annotating import FILTERS, AnnotationSession, ItemView, Progress
 from dpo_tui.services.generating import messages_of, stored_candidate
+from dpo_tui.tui.screens.app_access import dpo_app
 from dpo_tui.tui.screens.goto import GoToScreen
 from dpo_tui.tui.widgets.candidate_pane import CandidatePane, show_content
 from dpo_tui.tui.widgets.footer import KeyFooter
@@ -155,7 +156,9 @@ class AnnotateScreen(Screen[None]):
         """Show the prompt; a layout pass only if its number of lines changes."""
         shown = self._prompt_text
         width, height = shown.size
-        shown.update(text, layout=not width or text.get_height(shown.styles, width) != height)
+        # Textual types get_height's rules as RulesMap; a widget's styles are what it reads
+        relayout = not width or text.get_height(shown.styles, width) != height  # type: ignore[arg-type]
+        shown.update(text, layout=relayout)
         self._prompt.scroll_home(animate=False)
 
     def _first_slider(self) -> RubricSlider | None:
@@ -338,7 +341,7 @@ class AnnotateScreen(Screen[None]):
     def _regenerate(
         self, pane: CandidatePane, old: Candidate, messages: tuple[Message, ...]
     ) -> None:
-        backend = self.app.backend()  # type: ignore[attr-defined]
+        backend = dpo_app(self).backend()
         preset = regeneration_preset(old.params)
         text: list[str] = []
 
@@ -351,7 +354,8 @@ class AnnotateScreen(Screen[None]):
         except DpoError as exc:
             self.app.call_from_thread(self.notify, str(exc), severity="error")
             return
-        self.app.call_from_thread(self._regenerated, old, made, backend)
+        # Textual types the callback as returning Awaitable[Never]; a coroutine is what it runs
+        self.app.call_from_thread(self._regenerated, old, made, backend)  # type: ignore[arg-type]
 
     async def _regenerated(
         self, old: Candidate, made: GeneratedCandidate, backend: Backend

@@ -15,6 +15,7 @@ from textual.widgets import Footer, Static
 from dpo_tui.core.safe_text import visible
 from dpo_tui.services.annotating import AnnotationSession
 from dpo_tui.tui.screens.annotate import duration, waiting_note
+from dpo_tui.tui.screens.app_access import dpo_app
 
 BAR_WIDTH = 30
 
@@ -92,4 +93,4 @@ class HomeScreen(Screen[None]):
                 "Nothing to annotate yet: the project has no candidates.", severity="warning"
             )
             return
-        self.app.switch_to_annotate()  # type: ignore[attr-defined]
+        dpo_app(self).switch_to_annotate()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual import events
 from textual.binding import Binding, BindingType
@@ -55,7 +55,7 @@ class RubricSlider(Widget, can_focus=True):
         candidate_id: str,
         value: int | None = None,
         commit: Commit | None = None,
-        **kwargs: str,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.criterion = criterion

@@ -12,6 +12,8 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+from dpo_tui.core.ids import candidate_id
+
 
 def _copy(good: Path, out: Path) -> Path:
     shutil.copyfile(good, out)
@@ -163,7 +165,41 @@ def score_time_not_text(good: Path, out: Path) -> Path:
     return _edit_score(good, out, "updated_at = x'00'", "max")
 
 
+def new_candidate_params_nested(good: Path, out: Path) -> Path:
+    """A new candidate (its id the true hash of its text) whose parameters nest 100 deep."""
+    _copy(good, out)
+    conn = sqlite3.connect(out)
+    pid = conn.execute("select id from prompts order by rowid limit 1").fetchone()[0]
+    text = "A candidate the target does not hold."
+    params = '{"a":' * 100 + "1" + "}" * 100
+    conn.execute(
+        "insert into candidates (id, prompt_id, text, origin, params, created_at) "
+        "values (?, ?, ?, 'imported:x', ?, '2026-01-01T00:00:00')",
+        [candidate_id(pid, text), pid, text, params],
+    )
+    conn.commit()
+    conn.execute("PRAGMA journal_mode = DELETE")
+    conn.close()
+    return out
+
+
+def judgement_time_infinite(good: Path, out: Path) -> Path:
+    """A judgement that took an infinite number of seconds."""
+    return _edit(good, out, "update judgements set seconds_spent = 9e999")
+
+
+def annotator_with_escape(good: Path, out: Path) -> Path:
+    """A score card whose annotator's name holds a terminal escape sequence."""
+    return _edit_score(good, out, "annotator = 'eve' || char(27) || '[2J'", "max")
+
+
 HOSTILE: dict[str, tuple[Callable[[Path, Path], Path], str]] = {
+    "new_candidate_params_nested": (
+        new_candidate_params_nested,
+        "candidates row 8: nested deeper than 32 levels",
+    ),
+    "judgement_time_infinite": (judgement_time_infinite, "seconds_spent inf is not a duration"),
+    "annotator_with_escape": (annotator_with_escape, "holds a control character"),
     "truncated": (truncated, "corrupt or truncated"),
     "random_bytes": (random_bytes, "not an SQLite database"),
     "not_sqlite": (not_sqlite, "not an SQLite database"),

@@ -18,7 +18,7 @@ from dpo_tui.errors import DpoError
 from dpo_tui.services.exporting import export_dataset
 from dpo_tui.store.project import ProjectStore
 from tests.conftest import REPO
-from tests.unit.test_export import build
+from tests.services.test_exporting import build
 
 
 @pytest.fixture

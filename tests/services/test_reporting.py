@@ -132,7 +132,7 @@ def test_every_figure(known: ProjectStore):
 
 
 def test_length_and_position_bias_warnings(project: ProjectStore):
-    from tests.unit.test_export import build
+    from tests.services.test_exporting import build
 
     build(project, 25)  # alice always chooses "answer 0": made the longest and shown first
     for prompt in project.prompts():
@@ -155,7 +155,7 @@ def test_agreement_section_and_warning(tmp_path, app_project):
 
     from dpo_tui.services.merging import merge_files
     from dpo_tui.services.team import assign
-    from tests.tui.test_adjudicate import score
+    from tests.tui.conftest import score
 
     team = tmp_path / "team.dpo"
     shutil.copyfile(app_project, team)

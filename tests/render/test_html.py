@@ -19,7 +19,7 @@ from dpo_tui.render.html import render_html
 from dpo_tui.services.reporting import project_report
 from dpo_tui.store.project import ProjectStore
 from tests.conftest import DATA
-from tests.unit.test_export import build
+from tests.services.test_exporting import build
 
 HOSTILE = (
     'Refund <script>alert(1)</script> for "><img src=x onerror=alert(1)> order '

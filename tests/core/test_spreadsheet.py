@@ -19,7 +19,7 @@ from dpo_tui.core.rubric import load_rubric
 from dpo_tui.core.spreadsheet import TRIGGERS, neutralise, neutralise_cells, restore
 from dpo_tui.store.project import ProjectStore
 from tests.conftest import DATA
-from tests.unit.test_annotations_io import everything
+from tests.services.test_importing_annotations import everything
 
 RUBRIC = DATA / "rubrics" / "good.toml"
 
