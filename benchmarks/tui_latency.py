@@ -214,8 +214,8 @@ class TimedStore(ProjectStore):
     """A ProjectStore noting when each score write has returned (it is committed by then:
     the connection is in autocommit mode)."""
 
-    def __init__(self, path: Path, db: Database) -> None:
-        super().__init__(path, db)
+    def __init__(self, path: Path, db: Database, *, read_only: bool = False) -> None:
+        super().__init__(path, db, read_only=read_only)
         self.committed_at: list[float] = []
 
     def set_score(

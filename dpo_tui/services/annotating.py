@@ -86,6 +86,7 @@ class AnnotationSession:
         self._state = store.annotation_state(self.annotator)
         self.prompt_ids = list(self._state)
         self._done = {pid for pid in self.prompt_ids if self._is_done(pid)}
+        self._without_candidates = {pid for pid, state in self._state.items() if not state[0]}
         self._history = _History()
         self._disputed: set[str] | None = None
         self._opened_at: float | None = None
@@ -122,7 +123,7 @@ class AnnotationSession:
         done = self._done
         seconds = self.store.seconds_spent(self.annotator)
         rate = len(done) / (seconds / 3600) if seconds > 0 and done else None
-        waiting = sum(1 for pid, state in self._state.items() if state[0] == 0 and pid not in done)
+        waiting = len(self._without_candidates) - len(self._without_candidates & done)
         total = len(self.prompt_ids) - waiting
         eta = (total - len(done)) / rate * 3600 if rate else None
         return Progress(len(done), total, rate, eta, waiting)

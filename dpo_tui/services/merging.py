@@ -170,6 +170,8 @@ class _Validator:
         self.scales = {c.key: c.scale for c in rubric.criteria}
         self.prompt_ids: set[str] = set()
         self.candidate_ids: set[str] = set()
+        self.names: set[str] = set()
+        """annotator names already checked (a file holds a few, on every row)"""
         self.cards: dict[str, str] = {}
         """each good card text seen -> its stored form"""
 
@@ -270,8 +272,10 @@ class _Validator:
             return f"its candidate {_shown(cid)} is in neither file"
         if type(annotator) is not str or not annotator.strip():
             return "the annotator name is empty"
-        if problem := name_problem(annotator):
-            return problem
+        if annotator not in self.names:
+            if problem := name_problem(annotator):
+                return problem
+            self.names.add(annotator)
         if type(updated) is not str:
             return "updated_at must be a timestamp"
         if criteria in self.cards:
@@ -307,8 +311,10 @@ class _Validator:
                     raise ValueError(f"its prompt {_shown(pid)} is in neither file")
                 if not isinstance(annotator, str) or not annotator.strip():
                     raise ValueError("the annotator name is empty")
-                if problem := name_problem(annotator):
-                    raise ValueError(problem)
+                if annotator not in self.names:
+                    if problem := name_problem(annotator):
+                        raise ValueError(problem)
+                    self.names.add(annotator)
                 flag_list = json_value(flags or "[]")
                 order_list = json_value(order or "[]")
                 if not isinstance(flag_list, list) or not set(flag_list) <= set(FLAGS):
