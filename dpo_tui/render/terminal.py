@@ -141,7 +141,7 @@ def _agreement(report: QualityReport) -> Iterator[RenderableType]:
     style = "green" if agreement.meets_target else "yellow"
     yield Panel(
         Text(visible(agreement.verdict)),
-        title="agreement (target 70%)",
+        title=f"agreement (target {agreement.target:.0%})",
         border_style=style,
         title_align="left",
     )
