@@ -15,7 +15,7 @@ from pydantic import BaseModel
 from dpo_tui.core.agreement import pair_direction_agreement
 from dpo_tui.core.agreement_report import AgreementReport, agreement_report
 from dpo_tui.core.models import CANDIDATE_LABELS, Rubric
-from dpo_tui.core.pairs import JudgedPair
+from dpo_tui.core.pairs import ProjectPair
 from dpo_tui.core.scoring import JudgedTotals, total
 
 MARGIN_BINS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0001)
@@ -56,7 +56,7 @@ class ReportInput:
     """(id, text, is a conversation)"""
     candidates: Sequence[CandidateFacts]
     judgements: Sequence[JudgementFacts]
-    pairs: Sequence[JudgedPair]
+    pairs: Sequence[ProjectPair]
     no_pair_reasons: dict[str, int]
     near_duplicate_prompts: Sequence[tuple[str, str, float]] = ()
     """(first id, second id, similarity), e.g. `core.dedup.near_duplicate_pairs` by id"""
@@ -206,7 +206,7 @@ def _quality_levels(
     rubric: Rubric,
     judgements: Sequence[JudgementFacts],
     totals: JudgedTotals,
-    pairs: Sequence[JudgedPair],
+    pairs: Sequence[ProjectPair],
 ) -> dict[str, dict[str, int]]:
     """How candidates, chosen and rejected responses spread over low/medium/high totals."""
     levels: dict[str, dict[str, int]] = {
@@ -225,7 +225,7 @@ def _quality_levels(
 
 
 def _length_bias(
-    pairs: Sequence[JudgedPair], candidates: dict[str, CandidateFacts]
+    pairs: Sequence[ProjectPair], candidates: dict[str, CandidateFacts]
 ) -> dict[str, float]:
     known = [p for p in pairs if p.chosen_id in candidates and p.rejected_id in candidates]
     if not known:
@@ -242,7 +242,7 @@ def _length_bias(
 
 
 def _position_bias(
-    pairs: Sequence[JudgedPair], judgements: Sequence[JudgementFacts]
+    pairs: Sequence[ProjectPair], judgements: Sequence[JudgementFacts]
 ) -> dict[str, float]:
     """Share of chosen responses shown at each position (A, B ...), against an even spread."""
     orders = {(j.prompt_id, j.annotator): j.display_order for j in judgements}
@@ -265,7 +265,7 @@ def _position_bias(
 
 
 def _presets(
-    pairs: Sequence[JudgedPair], candidates: dict[str, CandidateFacts]
+    pairs: Sequence[ProjectPair], candidates: dict[str, CandidateFacts]
 ) -> dict[str, dict[str, float]]:
     """Per decoding preset: how often its candidates were chosen and rejected."""
     tally: dict[str, Counter[str]] = {}

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dpo_tui.core.models import CANDIDATE_LABELS, Candidate, Judgement, Prompt, Resolution
-from dpo_tui.core.pairs import PairChoice, extract_pairs
+from dpo_tui.core.pairs import AnnotatorPair, extract_pairs
 from dpo_tui.core.scoring import total
 from dpo_tui.services.pairing import judge_pairs
 from dpo_tui.store.project import ProjectStore
@@ -21,7 +21,7 @@ class AnnotatorView:
     annotator: str
     scores: dict[str, dict[str, int]]
     totals: dict[str, float | None]
-    pairs: tuple[PairChoice, ...]
+    pairs: tuple[AnnotatorPair, ...]
     judgement: Judgement | None
 
 

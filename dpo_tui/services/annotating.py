@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from dpo_tui.core.models import CANDIDATE_LABELS, FLAGS, Candidate, Flag, Judgement, Prompt
-from dpo_tui.core.pairs import PairOutcome, extract_pairs
+from dpo_tui.core.pairs import ItemPairs, extract_pairs
 from dpo_tui.core.scoring import total
 from dpo_tui.services.pairing import judge_pairs
 from dpo_tui.store.project import ProjectStore
@@ -34,7 +34,7 @@ class ItemView:
     candidates: tuple[Candidate, ...]
     scores: dict[str, dict[str, int]]
     judgement: Judgement
-    outcome: PairOutcome
+    outcome: ItemPairs
     totals: dict[str, float | None]
 
     @property

@@ -25,14 +25,14 @@ from dpo_tui.core.models import (
     Resolution,
     Rubric,
 )
-from dpo_tui.core.pairs import JudgedPair, PairChoice, extract_pairs
+from dpo_tui.core.pairs import AnnotatorPair, ProjectPair, extract_pairs
 from dpo_tui.core.scoring import JudgedTotals, total, vetoes
 from dpo_tui.store.bulk import collector_paused
 from dpo_tui.store.project import ProjectStore
 
 
 @dataclass
-class PairSet:
+class PreferencePairs:
     """Every pair of a project, and why judged items gave none."""
 
     pairs: list[PreferencePair] = field(default_factory=list)
@@ -48,10 +48,10 @@ class PairSet:
 
 
 @dataclass
-class JudgedPairs:
+class ProjectPairs:
     """Every pair of a project by candidate id (no texts), and why judged items gave none."""
 
-    pairs: list[JudgedPair] = field(default_factory=list)
+    pairs: list[ProjectPair] = field(default_factory=list)
     no_pair_reasons: Counter[str] = field(default_factory=Counter)
 
     def disputed_prompts(self) -> set[str]:
@@ -108,16 +108,16 @@ def judge_pairs(
     policy: PairPolicyName | None = None,
     min_margin: float | None = None,
     annotations: ProjectAnnotations | None = None,
-) -> JudgedPairs:
+) -> ProjectPairs:
     """Pairs from every judged prompt of the project, in prompt import order, by candidate
     id; pass `annotations` already loaded from `store` to read them only once."""
     rubric = store.rubric
     resolutions = store.resolutions()
-    result = JudgedPairs()
+    result = ProjectPairs()
     for prompt_id, candidates, judged in _judged_items(
         annotations or ProjectAnnotations.load(store)
     ):
-        outcomes: dict[str, tuple[PairChoice, ...]] = {}
+        outcomes: dict[str, tuple[AnnotatorPair, ...]] = {}
         for one in judged:
             table = [(cid, one.scores.get(cid, {})) for cid in candidates]
             outcome = extract_pairs(rubric, table, one.flags, policy, min_margin, one.totals)
@@ -135,13 +135,13 @@ def judge_pairs(
 @collector_paused()
 def collect_pairs(
     store: ProjectStore, policy: PairPolicyName | None = None, min_margin: float | None = None
-) -> PairSet:
+) -> PreferencePairs:
     """`judge_pairs` with the prompts' and candidates' texts: what export writes."""
     annotations = ProjectAnnotations.load(store)
     judged = judge_pairs(store, policy, min_margin, annotations)
     prompts = {p.id: p for p in annotations.prompts}
     candidates = {c.id: c for group in store.candidates_by_prompt().values() for c in group}
-    return PairSet(
+    return PreferencePairs(
         [_preference(pair, prompts[pair.prompt_id], candidates) for pair in judged.pairs],
         judged.no_pair_reasons,
     )
@@ -179,9 +179,9 @@ def _combine(
     rubric: Rubric,
     prompt_id: str,
     judged: list[_Judged],
-    outcomes: dict[str, tuple[PairChoice, ...]],
-) -> list[JudgedPair]:
-    makers: dict[tuple[str, str], list[tuple[str, PairChoice]]] = {}
+    outcomes: dict[str, tuple[AnnotatorPair, ...]],
+) -> list[ProjectPair]:
+    makers: dict[tuple[str, str], list[tuple[str, AnnotatorPair]]] = {}
     for annotator, choices in outcomes.items():
         for choice in choices:
             makers.setdefault((choice.chosen, choice.rejected), []).append((annotator, choice))
@@ -211,13 +211,13 @@ def _pair(
     by_veto: bool,
     status: PairStatus,
     note: str = "",
-) -> JudgedPair:
+) -> ProjectPair:
     diagnoses = [
         f"{j.annotator}: {j.diagnosis.strip()}" if len(voters) > 1 else j.diagnosis.strip()
         for j in voters
         if j.diagnosis.strip()
     ]
-    return JudgedPair(
+    return ProjectPair(
         prompt_id=prompt_id,
         chosen_id=chosen,
         rejected_id=rejected,
@@ -232,7 +232,7 @@ def _pair(
 
 
 def _preference(
-    pair: JudgedPair, prompt: Prompt, candidates: dict[str, Candidate]
+    pair: ProjectPair, prompt: Prompt, candidates: dict[str, Candidate]
 ) -> PreferencePair:
     chosen, rejected = candidates[pair.chosen_id], candidates[pair.rejected_id]
     return PreferencePair(
@@ -264,7 +264,7 @@ def _adjudicated(
     candidates: list[str],
     judged: list[_Judged],
     resolution: Resolution,
-) -> list[JudgedPair]:
+) -> list[ProjectPair]:
     """The resolver's pair (or none) in place of the annotators' pairs for this prompt."""
     chosen, rejected = resolution.chosen_id, resolution.rejected_id
     if chosen is None or rejected is None or chosen not in candidates or rejected not in candidates:

@@ -3,7 +3,7 @@ safety 1-3 (weight 2, veto below 2), so total = (clarity-1)/4 * 1/3 + (safety-1)
 
 import pytest
 
-from dpo_tui.core.pairs import PairChoice, extract_pairs
+from dpo_tui.core.pairs import AnnotatorPair, extract_pairs
 from dpo_tui.core.rubric import load_rubric
 from dpo_tui.core.scoring import total, vetoes
 from tests.conftest import DATA
@@ -26,7 +26,7 @@ def test_total_is_weighted_mean_of_rescaled_scores():
 
 def test_best_worst_picks_top_and_bottom():
     outcome = extract_pairs(RUBRIC, [("a", s(3, 3)), ("b", s(5, 3)), ("c", s(1, 2))])
-    assert outcome.pairs == (PairChoice("b", "c", pytest.approx(1 - 1 / 3)),)
+    assert outcome.pairs == (AnnotatorPair("b", "c", pytest.approx(1 - 1 / 3)),)
 
 
 def test_tie_below_margin_makes_no_pair():
@@ -94,7 +94,7 @@ def test_totals_given_are_used_in_place_of_the_scores():
     table = [("a", s(3, 3)), ("b", s(5, 3))]
     assert extract_pairs(RUBRIC, table).pairs[0].chosen == "b"
     outcome = extract_pairs(RUBRIC, table, totals={"a": 0.9, "b": 0.1})
-    assert outcome.pairs == (PairChoice("a", "b", pytest.approx(0.8)),)
+    assert outcome.pairs == (AnnotatorPair("a", "b", pytest.approx(0.8)),)
     assert extract_pairs(RUBRIC, table, totals={"a": 0.9}).reason == (
         "not every candidate is fully scored"
     )
