@@ -27,7 +27,7 @@ from dpo_tui.core.safe_text import json_dumps, visible
 from dpo_tui.store.project import ProjectStore
 
 if TYPE_CHECKING:  # dpo_tui.services.evaluating loads llama.cpp: only when the command runs
-    from dpo_tui.core.eval_stats import Figures
+    from dpo_tui.core.evaluation import Figures
     from dpo_tui.services.evaluating import Comparison, Evaluation, Selection, Split
 
 

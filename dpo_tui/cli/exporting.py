@@ -15,7 +15,7 @@ from dpo_tui.core.export.formats import RECORDS
 from dpo_tui.core.models import PairPolicyName
 from dpo_tui.core.safe_text import json_dumps, visible
 from dpo_tui.services.exporting import export_dataset
-from dpo_tui.store.evals import EvalRun, eval_runs
+from dpo_tui.store.evaluations import EvalRun, eval_runs
 from dpo_tui.store.project import ProjectStore
 
 

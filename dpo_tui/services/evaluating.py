@@ -5,8 +5,8 @@ seed, and today's prompt clusters, as `export` made it); `evaluate` scores every
 rejected response with `LogprobScorer` (the generation template), reusing the log-probabilities
 stored in the project (keyed by model sha256, prompt, candidate and template) and storing the
 new ones after each prompt, so an interrupted run continues where it stopped; then it computes
-the figures of `core.eval_stats` overall, per deciding criterion and per round that first
-exported the pairs, and records the run in the project (`store.evals`).
+the figures of `core.evaluation` overall, per deciding criterion and per round that first
+exported the pairs, and records the run in the project (`store.evaluations`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from dpo_tui.config import RepackSetting
-from dpo_tui.core.eval_stats import (
+from dpo_tui.core.evaluation import (
     RESAMPLES,
     Figures,
     PairLogprobs,
@@ -38,7 +38,7 @@ from dpo_tui.generation.logprob import LogprobScorer, ResponseLogprob
 from dpo_tui.generation.models import check_model_file, default_model_path
 from dpo_tui.services.exporting import prompt_clusters
 from dpo_tui.services.pairing import collect_pairs
-from dpo_tui.store.evals import EvalRun, cached_logprobs, record_eval, save_logprobs
+from dpo_tui.store.evaluations import EvalRun, cached_logprobs, record_eval, save_logprobs
 from dpo_tui.store.project import ProjectStore
 from dpo_tui.store.records import ExportRound, now
 

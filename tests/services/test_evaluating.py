@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from dpo_tui.cli import cli
-from dpo_tui.core.eval_stats import (
+from dpo_tui.core.evaluation import (
     NO_CRITERION,
     PairLogprobs,
     bootstrap_ci,
@@ -27,7 +27,7 @@ from dpo_tui.generation.logprob import LogprobScorer
 from dpo_tui.generation.models import default_model_path
 from dpo_tui.services.evaluating import EvalProgress, evaluate, select_pairs
 from dpo_tui.services.exporting import export_dataset
-from dpo_tui.store.evals import eval_runs
+from dpo_tui.store.evaluations import eval_runs
 from dpo_tui.store.project import ProjectStore
 from tests.conftest import DATA
 
