@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import random
 import shutil
 import sqlite3
@@ -38,6 +36,7 @@ from typing import Any, TypeVar
 from unittest import mock
 
 from dedup import PromptMaker, make_corpus
+from harness import Run
 
 import dpo_tui.core.quality
 import dpo_tui.services.merging
@@ -311,22 +310,20 @@ def main() -> None:
     args = parser.parse_args()
     if args.files < 2 or args.prompts < 1:
         parser.error("need --files >= 2 and --prompts >= 1")
-    print(
-        f"dpo-tui merge + report benchmark: Python {platform.python_version()}, SQLite "
-        f"{sqlite3.sqlite_version}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}"
-    )
+    bench = Run("merge_report")
     temp = None if args.keep else Path(tempfile.mkdtemp(prefix="dpo-tui-merge-"))
     folder = args.keep or temp or Path()
     folder.mkdir(parents=True, exist_ok=True)
     try:
         files = ensure_files(folder, args.files, args.prompts)
-        run(folder, files)
+        run(folder, files, bench)
+        bench.save()
     finally:
         if temp is not None:
             shutil.rmtree(temp, ignore_errors=True)
 
 
-def run(folder: Path, files: list[Path]) -> None:
+def run(folder: Path, files: list[Path], bench: Run) -> None:
     """Merge and report on one copy of the team project, the baseline on another."""
     merged, copied = folder / "team.merged.dpo", folder / "team.attach.dpo"
     for path in (merged, copied):
@@ -400,6 +397,11 @@ def run(folder: Path, files: list[Path]) -> None:
         f"{total_rows / baseline_seconds:>9,.0f} rows/s"
     )
     print(f"ratio merge_files / baseline: {merge_seconds / baseline_seconds:.1f}x")
+    bench.figure("merge_files", merge_seconds, "s")
+    bench.figure("project_report", report_seconds, "s")
+    bench.figure("total", total, "s")
+    bench.figure("baseline (ATTACH)", baseline_seconds, "s")
+    bench.figure("merge_files / baseline", merge_seconds / baseline_seconds, "x")
     print("\nparts (wrapped calls):")
     for label, seconds in watch.seconds.items():
         print(f"  {label:<44} {seconds:8.2f} s")

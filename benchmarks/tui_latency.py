@@ -25,7 +25,6 @@ import argparse
 import asyncio
 import gc
 import os
-import platform
 import random
 import shutil
 import sqlite3
@@ -39,6 +38,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import TypeVar
 
+from harness import Run
 from rich.console import RenderableType
 from sqlite_utils import Database
 from textual import events
@@ -517,7 +517,7 @@ def filesystem(path: Path) -> str:
     return best[1]
 
 
-def report(big: Results, small: Results) -> None:
+def report(big: Results, small: Results, bench: Run) -> None:
     """The figures, the targets and PASS/MISS, with the baseline and the ratio."""
     big_name, small_name = f"{big.prompts:,} prompts", f"{small.prompts:,} prompts"
     print()
@@ -539,6 +539,7 @@ def report(big: Results, small: Results) -> None:
             f"{row.name:<36} {target:>10} {show(on_big):>15} {show(on_small):>13} "
             f"{on_big / on_small if on_small else float('nan'):>6.2f}x  {verdict}"
         )
+        bench.figure(row.name.strip(), on_big, "s")
     print()
     print(
         f"next item: {len(big.next_frame)} presses of n; score: {len(big.key_commit)} digit "
@@ -550,7 +551,7 @@ def report(big: Results, small: Results) -> None:
     )
 
 
-async def run(big_path: Path, small_path: Path, args: argparse.Namespace) -> None:
+async def run(big_path: Path, small_path: Path, args: argparse.Namespace, bench: Run) -> None:
     """Every measure on both projects; startups alternate between them."""
     big, small = Results(args.prompts), Results(args.baseline_prompts)
     first, _ = await measure_startup(small_path)
@@ -569,7 +570,7 @@ async def run(big_path: Path, small_path: Path, args: argparse.Namespace) -> Non
             f", digit key to commit p95 {ms(percentile(result.key_commit, 95))}"
             f" (load average {os.getloadavg()[0]:.2f})"
         )
-    report(big, small)
+    report(big, small, bench)
 
 
 def main() -> None:
@@ -586,16 +587,13 @@ def main() -> None:
     temp = None if args.project else Path(tempfile.mkdtemp(prefix="dpo-tui-bench-"))
     big_path = args.project or (temp or Path()) / "bench.dpo"
     small_path = big_path.with_name(f"{big_path.stem}.baseline-{args.baseline_prompts}.dpo")
-    print(
-        f"dpo-tui TUI latency benchmark: Python {platform.python_version()}, "
-        f"Textual {version('textual')}, SQLite {sqlite3.sqlite_version}, "
-        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}, "
-        f"projects on {filesystem(big_path.parent)}"
-    )
+    bench = Run("tui_latency")
+    print(f"Textual {version('textual')}, projects on {filesystem(big_path.parent)}")
     try:
         ensure_project(big_path, args.prompts)
         ensure_project(small_path, args.baseline_prompts)
-        asyncio.run(run(big_path, small_path, args))
+        asyncio.run(run(big_path, small_path, args, bench))
+        bench.save()
     finally:
         if temp is not None:
             shutil.rmtree(temp, ignore_errors=True)
