@@ -48,6 +48,8 @@ def config_path() -> Path:
 
 def load_config(path: Path | None = None) -> Config:
     """The config file at `path` (default: `config_path()`), checked key by key."""
+    if path is not None and not path.is_file():  # named on the command line: must be there
+        raise ConfigError(path, "not found, or not a regular file")
     path = path or config_path()
     if not path.is_file():
         return Config()

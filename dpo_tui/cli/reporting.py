@@ -12,6 +12,8 @@ from dpo_tui.cli.output import err, out, say
 from dpo_tui.core.models import PairPolicyName
 from dpo_tui.core.safe_text import json_dumps
 from dpo_tui.errors import DpoError
+from dpo_tui.services.atomic import write_whole
+from dpo_tui.store.connection import project_files
 from dpo_tui.store.project import ProjectStore
 
 
@@ -49,8 +51,11 @@ def report(
     if html_path is not None:
         from dpo_tui.render.html import render_html
 
+        if html_path.resolve() in project_files(project):
+            raise DpoError(f"{html_path}: is the project file itself; it is never written over")
+        page = render_html(result, str(project), rubric_name)
         try:
-            html_path.write_text(render_html(result, str(project), rubric_name), "utf-8")
+            write_whole(html_path, lambda path: path.write_text(page, "utf-8"))
         except OSError as exc:
             raise DpoError(f"cannot write {html_path}: {exc.strerror or exc}") from exc
         # With --json, stdout stays pure JSON.

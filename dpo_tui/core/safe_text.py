@@ -36,6 +36,15 @@ def name_problem(name: str) -> str | None:
     return None
 
 
+def checked_name(name: str) -> str:
+    """`name` stripped, or ValueError saying why it cannot be an annotator's name."""
+    name = name.strip()
+    problem = "the annotator name is empty" if not name else name_problem(name)
+    if problem:
+        raise ValueError(problem)
+    return name
+
+
 def diagnosis_problem(text: str) -> str | None:
     """Why `text` cannot be stored as a diagnosis, or None."""
     if len(text) > MAX_DIAGNOSIS_CHARS:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from dpo_tui.core.models import CANDIDATE_LABELS, Candidate, Judgement, Prompt, Resolution
 from dpo_tui.core.pairs import AnnotatorPair, extract_pairs
 from dpo_tui.core.scoring import total
+from dpo_tui.services.annotating import named_annotator
 from dpo_tui.services.pairing import judge_pairs
 from dpo_tui.store.project import ProjectStore
 
@@ -53,7 +54,7 @@ class AdjudicationSession:
 
     def __init__(self, store: ProjectStore, resolver: str | None = None) -> None:
         self.store = store
-        self.resolver = resolver or store.meta.annotator
+        self.resolver = named_annotator(resolver) if resolver else store.meta.annotator
         self.rubric = store.rubric
         disputed = judge_pairs(store).disputed_prompts()
         settled = set(store.resolutions())

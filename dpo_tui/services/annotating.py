@@ -15,7 +15,9 @@ from typing import Literal
 
 from dpo_tui.core.models import CANDIDATE_LABELS, FLAGS, Candidate, Flag, Judgement, Prompt
 from dpo_tui.core.pairs import ItemPairs, extract_pairs
+from dpo_tui.core.safe_text import checked_name
 from dpo_tui.core.scoring import total
+from dpo_tui.errors import DpoError
 from dpo_tui.services.pairing import judge_pairs
 from dpo_tui.store.project import ProjectStore
 
@@ -79,7 +81,7 @@ class AnnotationSession:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.store = store
-        self.annotator = annotator or store.meta.annotator
+        self.annotator = named_annotator(annotator) if annotator else store.meta.annotator
         self.rubric = store.rubric
         self.clock = clock
         self.filter: ItemFilter = "all"
@@ -306,3 +308,11 @@ def _display_order(
     seed = hashlib.sha256(f"{annotator}:{judgement.prompt_id}".encode()).digest()
     random.Random(seed).shuffle(rest)
     return shown + rest
+
+
+def named_annotator(name: str) -> str:
+    """A name given on the command line, checked as `init` checks it."""
+    try:
+        return checked_name(name)
+    except ValueError as exc:
+        raise DpoError(f"--annotator: {exc}") from None

@@ -76,11 +76,13 @@ class Placement:
     aside: Path | None
 
     @classmethod
-    def move(cls, staged: Path, target: Path) -> Placement:
+    def move(cls, staged: Path, target: Path, *, replace: bool = True) -> Placement:
         """Move `staged` to `target`, first moving whatever is at `target` (a folder, a file
-        or a link, itself, not what it points to) into a new folder beside it."""
+        or a link, itself, not what it points to) into a new folder beside it. Without
+        `replace`, only onto nothing or an empty folder: the rename itself fails on anything
+        else (whatever another process put there meanwhile is never moved)."""
         aside = None
-        if os.path.lexists(target):
+        if replace and os.path.lexists(target):
             aside = staging_folder(target)
             os.rename(target, aside / "old")
         try:

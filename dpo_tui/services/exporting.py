@@ -81,7 +81,7 @@ def export_dataset(
             # checked again under the lock: another export of this project may have written
             # the folder since the check above
             _check_export_target(store, out, target, force)
-            placement = Placement.move(staged, target)
+            placement = Placement.move(staged, target, replace=force)
             recorded = store.record_round(entry)
             if recorded.number != entry.number:
                 raise ProjectError(

@@ -10,10 +10,10 @@ broken by value), and when both sides hold different values it is reported.
 from __future__ import annotations
 
 import json
-import math
 import sqlite3
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from dpo_tui.core.bounded import json_value
@@ -276,8 +276,8 @@ class _Validator:
             if problem := name_problem(annotator):
                 return problem
             self.names.add(annotator)
-        if type(updated) is not str:
-            return "updated_at must be a timestamp"
+        if problem := _time_problem(updated):
+            return problem
         if criteria in self.cards:
             return None
         try:
@@ -323,12 +323,14 @@ class _Validator:
                     isinstance(x, str) for x in order_list
                 ):
                     raise ValueError("display_order must be a JSON list of candidate ids")
-                if not isinstance(diagnosis or "", str) or not isinstance(updated, str):
-                    raise ValueError("diagnosis and updated_at must be text")
+                if not isinstance(diagnosis or "", str):
+                    raise ValueError("the diagnosis must be text")
+                if problem := _time_problem(updated):
+                    raise ValueError(problem)
                 if problem := diagnosis_problem(diagnosis or ""):
                     raise ValueError(problem)
                 spent = float(seconds or 0)
-                if not 0 <= spent < math.inf:
+                if not 0 <= spent <= MAX_SECONDS_SPENT:
                     raise ValueError(f"seconds_spent {_shown(seconds)} is not a duration")
             except _UNREADABLE as exc:
                 raise self.fail("judgements", number, str(exc)) from None
@@ -400,6 +402,29 @@ def _write_scores(target: ProjectStore, incoming: list[_Incoming]) -> None:
             held[(cid, annotator)] = (criteria, updated)
             changes.append(row)
     write_cards(target, changes)
+
+
+MAX_SECONDS_SPENT = 7 * 24 * 3600
+"""The longest time one annotator can have spent on one item: a week."""
+
+MAX_CLOCK_SKEW = timedelta(days=1)
+"""How far in the future a received edit's time may be (another machine's clock)."""
+
+
+def _time_problem(value: object) -> str | None:
+    """Why `value` is not the time of an edit: an ISO 8601 time with a time zone, not in the
+    future (newest-wins would keep a forged far-future edit for ever)."""
+    if type(value) is not str:
+        return "updated_at must be a timestamp"
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return f"updated_at {_shown(value)} is not an ISO 8601 time"
+    if moment.tzinfo is None:
+        return f"updated_at {_shown(value)} has no time zone"
+    if moment > datetime.now(UTC) + MAX_CLOCK_SKEW:
+        return f"updated_at {_shown(value)} is in the future"
+    return None
 
 
 def _shown(value: object, limit: int = 60) -> str:

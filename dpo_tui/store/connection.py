@@ -19,9 +19,11 @@ BUSY_TIMEOUT_MS = 60_000
 hold it for seconds) before it gives up with "database is locked"."""
 
 
-def connect(path: Path, *, read_only: bool = False) -> Database:
+def connect(path: Path, *, read_only: bool = False, wal: bool = True) -> Database:
     """A connection in autocommit mode (transactions are explicit: `writing`), waiting for
-    locks up to BUSY_TIMEOUT_MS; WAL mode, unless read-only."""
+    locks up to BUSY_TIMEOUT_MS; the file put in WAL mode when `wal` (and not read-only): a
+    file not yet known to be a project is opened with `wal=False`, so that refusing it
+    changes nothing, and `use_wal` follows the check."""
     try:
         conn = _read_only(path) if read_only else sqlite3.connect(str(path), isolation_level=None)
     except sqlite3.Error as exc:
@@ -30,18 +32,31 @@ def connect(path: Path, *, read_only: bool = False) -> Database:
     try:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA foreign_keys = ON")
-        if not read_only:
+        if wal and not read_only:
             db.enable_wal()
     except sqlite3.DatabaseError as exc:
         db.close()
-        if "readonly" in str(exc) or "unable to open" in str(exc):
-            raise ProjectError(
-                f"{path}: cannot be written ({exc})",
-                hint="make the file and its folder writable; commands that only read "
-                "(status, report, rounds, export-annotations) work on it as it is",
-            ) from None
-        raise ProjectError(f"{path}: cannot be opened as a project file ({exc})") from None
+        raise open_error(path, exc) from None
     return db
+
+
+def use_wal(db: Database, path: Path) -> None:
+    """Put a checked project file in WAL mode (readers never wait for a writer); the caller
+    closes `db` if this fails."""
+    try:
+        db.enable_wal()
+    except sqlite3.DatabaseError as exc:
+        raise open_error(path, exc) from None
+
+
+def open_error(path: Path, exc: sqlite3.DatabaseError) -> ProjectError:
+    if "readonly" in str(exc) or "unable to open" in str(exc):
+        return ProjectError(
+            f"{path}: cannot be written ({exc})",
+            hint="make the file and its folder writable; commands that only read "
+            "(status, report, rounds, export-annotations) work on it as it is",
+        )
+    return ProjectError(f"{path}: cannot be opened as a project file ({exc})")
 
 
 def project_files(path: Path) -> set[Path]:

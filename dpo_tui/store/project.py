@@ -70,7 +70,7 @@ class ProjectStore(PromptRows, CandidateRows, AnnotationRows, StoreBase):
         try:
             store = cls(path, connection.connect(path))
         except BaseException:
-            path.unlink(missing_ok=True)
+            _remove_created(path)
             raise
         try:
             with store.writing():
@@ -89,7 +89,7 @@ class ProjectStore(PromptRows, CandidateRows, AnnotationRows, StoreBase):
                 )
         except BaseException:
             store.close()
-            path.unlink(missing_ok=True)
+            _remove_created(path)
             raise
         return store
 
@@ -109,9 +109,12 @@ class ProjectStore(PromptRows, CandidateRows, AnnotationRows, StoreBase):
         with path.open("rb") as handle:
             if handle.read(16) != connection.SQLITE_MAGIC:
                 raise ProjectError(f"{path}: not a dpo-tui project file (not an SQLite database)")
-        store = cls(path, connection.connect(path, read_only=read_only), read_only=read_only)
+        db = connection.connect(path, read_only=read_only, wal=False)
+        store = cls(path, db, read_only=read_only)
         try:
             behind = store._check_schema()
+            if not read_only:
+                connection.use_wal(db, path)
             if behind and not read_only:
                 store._migrate()
         except BaseException:
@@ -139,6 +142,8 @@ class ProjectStore(PromptRows, CandidateRows, AnnotationRows, StoreBase):
             applied = applied_names(self.db)
             raw = self._meta_value("schema_version")
         except sqlite3.DatabaseError as exc:
+            if "unable to open" in str(exc):  # a WAL file in a folder it cannot write to
+                raise connection.open_error(self.path, exc) from None
             raise ProjectError(f"{self.path}: cannot be read ({exc})") from None
         unknown = [name for name in applied if name not in KNOWN]
         stored = version_number(raw)
@@ -262,3 +267,10 @@ class ProjectStore(PromptRows, CandidateRows, AnnotationRows, StoreBase):
             scores=self.score_count(),
             imports=self.imports(),
         )
+
+
+def _remove_created(path: Path) -> None:
+    """Remove a project file this process created and failed to finish, and the files SQLite
+    made beside it."""
+    for created in connection.project_files(path):
+        created.unlink(missing_ok=True)

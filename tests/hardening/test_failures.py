@@ -76,8 +76,8 @@ def test_a_full_disk_is_a_message_and_the_change_is_rolled_back(
     pages at what it holds now, as a full disk caps it."""
     connect = connection.connect
 
-    def capped(path: Path, *, read_only: bool = False):
-        db = connect(path, read_only=read_only)
+    def capped(path: Path, **options: bool):
+        db = connect(path, **options)
         pages = db.execute("PRAGMA page_count").fetchone()[0]
         db.execute(f"PRAGMA max_page_count = {pages}")
         return db

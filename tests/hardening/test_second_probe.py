@@ -21,9 +21,10 @@ from dpo_tui.core.bounded import BoundsError, toml_document
 from dpo_tui.core.dedup import MAX_KEPT, clusters, near_duplicate_pairs
 from dpo_tui.core.rubric import load_rubric
 from dpo_tui.errors import RubricError
+from dpo_tui.services.atomic import Placement
 from dpo_tui.store import connection
 from dpo_tui.store.project import ProjectStore
-from tests.conftest import snapshot
+from tests.conftest import DATA, snapshot
 from tests.hardening.conftest import RUBRIC, invoke
 
 
@@ -155,13 +156,13 @@ def test_a_failed_init_leaves_no_file_and_a_retry_works(
     project = tmp_path / "n.dpo"
     real = connection.connect
 
-    def full(path: Path, *, read_only: bool = False):
+    def full(path: Path, **options: bool):
         raise sqlite3.OperationalError("database or disk is full")
 
     monkeypatch.setattr(connection, "connect", full)
     code, output = invoke("init", project, "--rubric", RUBRIC, "--annotator", "al")
     assert code == 1 and "the disk is full" in output
-    assert not project.exists()
+    assert list(tmp_path.iterdir()) == []  # nor its -wal or -shm
     monkeypatch.setattr(connection, "connect", real)
     assert invoke("init", project, "--rubric", RUBRIC, "--annotator", "al")[0] == 0
 
@@ -201,3 +202,38 @@ def test_our_own_csv_with_a_long_response_reads_back(project: Path, tmp_path: Pa
     out = tmp_path / "annotations.csv"
     assert invoke("export-annotations", project, out)[0] == 0
     assert invoke("import-annotations", project, out)[0] == 0
+
+
+def test_report_html_never_writes_over_the_project(project: Path):
+    before = snapshot(project)
+    code, output = invoke("report", project, "--html", project)
+    assert code == 1 and "is the project file itself" in output
+    assert snapshot(project) == before
+
+
+def test_annotate_and_adjudicate_check_the_name_given(project: Path):
+    for command, option in (("annotate", "--annotator"), ("adjudicate", "--resolver")):
+        code, output = invoke(command, project, option, "ev\x1b[2Jil")
+        assert code == 1 and "holds a control character" in output
+
+
+def test_an_export_without_force_never_moves_anything_aside(tmp_path: Path):
+    """What another process put in the target meanwhile stays: the rename fails instead."""
+    staged, target = tmp_path / "staged", tmp_path / "out"
+    staged.mkdir()
+    target.mkdir()
+    (target / "theirs.jsonl").write_text("kept\n")
+    with pytest.raises(OSError):
+        Placement.move(staged, target, replace=False)
+    assert (target / "theirs.jsonl").read_text() == "kept\n" and staged.is_dir()
+
+
+def test_a_foreign_sqlite_file_is_refused_unchanged(tmp_path: Path):
+    foreign = tmp_path / "other.db"
+    conn = sqlite3.connect(foreign)
+    conn.execute("create table t (x)")
+    conn.close()
+    before = foreign.read_bytes()
+    code, output = invoke("import", foreign, DATA / "inputs" / "good.jsonl")
+    assert code == 1 and "an SQLite file, but not a dpo-tui project" in output
+    assert foreign.read_bytes() == before

@@ -193,7 +193,25 @@ def annotator_with_escape(good: Path, out: Path) -> Path:
     return _edit_score(good, out, "annotator = 'eve' || char(27) || '[2J'", "max")
 
 
+def score_time_not_iso(good: Path, out: Path) -> Path:
+    """The last card's time is 'zzzz', which would win every later newest-wins comparison."""
+    return _edit_score(good, out, "updated_at = 'zzzz'", "max")
+
+
+def score_time_in_the_future(good: Path, out: Path) -> Path:
+    """The last card was edited in the year 9999."""
+    return _edit_score(good, out, "updated_at = '9999-01-01T00:00:00+00:00'", "max")
+
+
+def judgement_time_huge(good: Path, out: Path) -> Path:
+    """A judgement that took 1.7e308 seconds (finite, but no duration)."""
+    return _edit(good, out, "update judgements set seconds_spent = 1.7e308")
+
+
 HOSTILE: dict[str, tuple[Callable[[Path, Path], Path], str]] = {
+    "score_time_not_iso": (score_time_not_iso, "updated_at 'zzzz' is not an ISO 8601 time"),
+    "score_time_in_the_future": (score_time_in_the_future, "is in the future"),
+    "judgement_time_huge": (judgement_time_huge, "is not a duration"),
     "new_candidate_params_nested": (
         new_candidate_params_nested,
         "candidates row 8: nested deeper than 32 levels",
