@@ -54,8 +54,12 @@ def report(
         if html_path.resolve() in project_files(project):
             raise DpoError(f"{html_path}: is the project file itself; it is never written over")
         page = render_html(result, str(project), rubric_name)
+
+        def write(path: Path) -> None:
+            path.write_text(page, "utf-8")
+
         try:
-            write_whole(html_path, lambda path: path.write_text(page, "utf-8"))
+            write_whole(html_path, write)
         except OSError as exc:
             raise DpoError(f"cannot write {html_path}: {exc.strerror or exc}") from exc
         # With --json, stdout stays pure JSON.
