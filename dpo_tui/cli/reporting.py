@@ -13,7 +13,6 @@ from dpo_tui.core.models import PairPolicyName
 from dpo_tui.core.safe_text import json_dumps
 from dpo_tui.errors import DpoError
 from dpo_tui.services.atomic import write_whole
-from dpo_tui.store.connection import project_files
 from dpo_tui.store.project import ProjectStore
 
 
@@ -51,15 +50,13 @@ def report(
     if html_path is not None:
         from dpo_tui.render.html import render_html
 
-        if html_path.resolve() in project_files(project):
-            raise DpoError(f"{html_path}: is the project file itself; it is never written over")
         page = render_html(result, str(project), rubric_name)
 
         def write(path: Path) -> None:
             path.write_text(page, "utf-8")
 
         try:
-            write_whole(html_path, write)
+            write_whole(html_path, write, project=project)
         except OSError as exc:
             raise DpoError(f"cannot write {html_path}: {exc.strerror or exc}") from exc
         # With --json, stdout stays pure JSON.

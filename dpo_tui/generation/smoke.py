@@ -166,7 +166,7 @@ def ensure_runs(settings: SmokeSettings) -> SmokeResult | None:
     result = run_smoke_test(settings)
     if not result.ok:
         raise smoke_failure(result, settings)
-    keep_verdict(settings, result)
+    keep_verdict(settings, result, path)
     return result
 
 
@@ -193,10 +193,10 @@ def smoke_failure(result: SmokeResult, settings: SmokeSettings) -> GenerationErr
     )
 
 
-def keep_verdict(settings: SmokeSettings, result: SmokeResult) -> None:
-    """Keep a passing verdict, written whole (temporary file, then rename); an unwritable
-    cache only means the test runs again next time."""
-    path = verdict_path(settings)
+def keep_verdict(settings: SmokeSettings, result: SmokeResult, path: Path | None = None) -> None:
+    """Keep a passing verdict at `path` (default: `verdict_path`), written whole (temporary
+    file, then rename); an unwritable cache only means the test runs again next time."""
+    path = path or verdict_path(settings)
     record = {"settings": asdict(settings), "result": asdict(result), "at": time.time()}
     with contextlib.suppress(OSError):
         path.parent.mkdir(parents=True, exist_ok=True)

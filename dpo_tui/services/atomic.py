@@ -13,6 +13,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from dpo_tui.errors import DpoError
+from dpo_tui.store.connection import project_files
+
 
 def staging_folder(beside: Path) -> Path:
     """A new empty folder, private to this user, in `beside`'s folder and named after it
@@ -30,10 +33,15 @@ def staging(beside: Path) -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def write_whole(target: Path, write: Callable[[Path], None]) -> None:
+def write_whole(
+    target: Path, write: Callable[[Path], None], *, project: Path | None = None
+) -> None:
     """Have `write` fill a temporary file beside `target`, then rename it onto `target`: a
     crash leaves the old file (or none), and a symbolic link at `target` is replaced itself,
-    never written through."""
+    never written through. `target` is refused if it is the `project` file (or one SQLite
+    keeps beside it)."""
+    if project is not None and target.resolve() in project_files(project):
+        raise DpoError(f"{target}: is the project file itself; it is never written over")
     if not target.parent.is_dir():  # named as opening the target itself would name it
         raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(target))
     handle, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")

@@ -17,7 +17,6 @@ from dpo_tui.core.spreadsheet import neutralise_cells
 from dpo_tui.errors import DpoError
 from dpo_tui.paths import file_sha256
 from dpo_tui.services.atomic import write_whole
-from dpo_tui.store.connection import project_files
 from dpo_tui.store.project import ProjectStore
 from dpo_tui.store.records import CandidatesAdded, ImportRecord, now
 
@@ -178,8 +177,6 @@ def export_annotations(store: ProjectStore, out: Path, *, force: bool = False) -
             f"{out}: name a .csv or a .jsonl file (the format follows the name)",
             hint="e.g. annotations.csv",
         )
-    if out.resolve() in project_files(store.path):
-        raise DpoError(f"{out}: is the project file itself; it is never written over")
     if os.path.lexists(out) and not force:
         raise DpoError(f"{out}: already exists", hint="name another file, or add --force")
     criteria = [c.key for c in store.rubric.criteria]
@@ -216,5 +213,5 @@ def export_annotations(store: ProjectStore, out: Path, *, force: bool = False) -
             writer.writeheader()
             writer.writerows(neutralise_cells(record) for record in records)
 
-    write_whole(out, write)
+    write_whole(out, write, project=store.path)
     return len(records)

@@ -174,6 +174,8 @@ class _Validator:
         """annotator names already checked (a file holds a few, on every row)"""
         self.cards: dict[str, str] = {}
         """each good card text seen -> its stored form"""
+        self.latest = datetime.now(UTC) + MAX_CLOCK_SKEW
+        """the latest time an edit may have (another machine's clock may run ahead)"""
 
     def fail(self, table: str, number: int, problem: str) -> UntrustedProjectError:
         return UntrustedProjectError(f"{self.path}: {table} row {number}: {problem}")
@@ -276,7 +278,7 @@ class _Validator:
             if problem := name_problem(annotator):
                 return problem
             self.names.add(annotator)
-        if problem := _time_problem(updated):
+        if problem := _time_problem(updated, self.latest):
             return problem
         if criteria in self.cards:
             return None
@@ -325,7 +327,7 @@ class _Validator:
                     raise ValueError("display_order must be a JSON list of candidate ids")
                 if not isinstance(diagnosis or "", str):
                     raise ValueError("the diagnosis must be text")
-                if problem := _time_problem(updated):
+                if problem := _time_problem(updated, self.latest):
                     raise ValueError(problem)
                 if problem := diagnosis_problem(diagnosis or ""):
                     raise ValueError(problem)
@@ -411,9 +413,9 @@ MAX_CLOCK_SKEW = timedelta(days=1)
 """How far in the future a received edit's time may be (another machine's clock)."""
 
 
-def _time_problem(value: object) -> str | None:
-    """Why `value` is not the time of an edit: an ISO 8601 time with a time zone, not in the
-    future (newest-wins would keep a forged far-future edit for ever)."""
+def _time_problem(value: object, latest: datetime) -> str | None:
+    """Why `value` is not the time of an edit: an ISO 8601 time with a time zone, not after
+    `latest` (newest-wins would keep a forged far-future edit for ever)."""
     if type(value) is not str:
         return "updated_at must be a timestamp"
     try:
@@ -422,7 +424,7 @@ def _time_problem(value: object) -> str | None:
         return f"updated_at {_shown(value)} is not an ISO 8601 time"
     if moment.tzinfo is None:
         return f"updated_at {_shown(value)} has no time zone"
-    if moment > datetime.now(UTC) + MAX_CLOCK_SKEW:
+    if moment > latest:
         return f"updated_at {_shown(value)} is in the future"
     return None
 
