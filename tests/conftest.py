@@ -12,7 +12,7 @@ import pytest
 from dpo_tui.core.importers.base import ImportOptions
 from dpo_tui.core.rubric import load_rubric
 from dpo_tui.services.importing import import_candidates, import_prompts
-from dpo_tui.store.migrations import CARDS_SINCE
+from dpo_tui.store.migrations import CARDS_SINCE, KNOWN
 from dpo_tui.store.project import ProjectStore
 from dpo_tui.store.safe_open import expected_schema
 
@@ -46,9 +46,52 @@ def snapshot(path: Path) -> list[str]:
         conn.close()
 
 
+def written_at_schema(path: Path, version: int) -> None:
+    """Rewrite a project file as dpo-tui wrote it at schema `version` (its tables exactly as
+    that version created them, the rows' common columns kept), as an older dpo-tui would
+    have sent it."""
+    expected = expected_schema(version)
+    tables = {name: sql for kind, name, _, sql in expected if kind == "table"}
+    indexes = [(table, sql) for kind, _, table, sql in expected if kind == "index" and sql]
+    conn = sqlite3.connect(path)
+    with conn:
+        held = {
+            name: sql
+            for name, sql in conn.execute(
+                "select name, sql from sqlite_master where type = 'table'"
+            )
+        }
+        for name in held.keys() - tables.keys():
+            if not name.startswith("sqlite_") and name != "_sqlite_migrations":
+                conn.execute(f"drop table {name}")
+        for name, sql in tables.items():
+            if held.get(name) == sql:
+                continue
+            columns = [row[1] for row in conn.execute(f"pragma table_info({name})")]
+            conn.execute(f"create temp table kept as select * from {name}")
+            conn.execute(f"drop table {name}")
+            conn.execute(sql)
+            wanted = [row[1] for row in conn.execute(f"pragma table_info({name})")]
+            common = ", ".join(c for c in wanted if c in columns)
+            conn.execute(f"insert into {name} ({common}) select {common} from temp.kept")
+            conn.execute("drop table temp.kept")
+            for table, index_sql in indexes:
+                if table == name:
+                    conn.execute(index_sql)
+        conn.execute(
+            "delete from _sqlite_migrations where migration_set = 'dpo_tui' and name not in "
+            "(select value from json_each(?))",
+            [json.dumps(KNOWN[:version])],
+        )
+        conn.execute("update meta set value = ? where key = 'schema_version'", [str(version)])
+    conn.execute("PRAGMA journal_mode = DELETE")
+    conn.close()
+
+
 def written_before_score_cards(path: Path, seconds_apart: bool = False) -> None:
     """Rewrite a project file as dpo-tui wrote it before score cards (schema 7: one scores
     row per criterion); with `seconds_apart`, a card's criteria were set a second apart."""
+    written_at_schema(path, CARDS_SINCE)
     [table_sql] = [
         sql
         for kind, name, _, sql in expected_schema(CARDS_SINCE - 1)

@@ -33,6 +33,7 @@ from dpo_tui.cli import (  # noqa: E402, F401
     merging,
     projects,
     reporting,
+    revising,
     team,
 )
 

@@ -9,6 +9,7 @@ import click
 from dpo_tui.cli import PROJECT, cli
 from dpo_tui.cli.options import model_option, repack_option
 from dpo_tui.config import RepackSetting
+from dpo_tui.services.annotating import FILTERS, ItemFilter
 
 
 @cli.command()
@@ -21,17 +22,28 @@ from dpo_tui.config import RepackSetting
 )
 @model_option("GGUF model for regenerating a candidate (r); default: the bundled one.")
 @repack_option
+@click.option(
+    "--filter",
+    "item_filter",
+    type=click.Choice(FILTERS),
+    default="all",
+    show_default=True,
+    help="Which items n / p move through (v cycles in the app); needs-rescore: what a rubric "
+    "revision asks to score again.",
+)
 def annotate(
     project: Path,
     annotator: str | None,
     keymap: Path | None,
     model: Path | None,
     repack: RepackSetting | None,
+    item_filter: ItemFilter,
 ) -> None:
-    """Open the annotator app on the first unfinished prompt of a project."""
+    """Open the annotator app on the first unfinished prompt of a project (with --filter, on
+    the first item the filter shows)."""
     from dpo_tui.tui.app import make_app  # imported here: the other commands never load Textual
 
-    app = make_app(project, annotator, keymap, model=model, repack=repack)
+    app = make_app(project, annotator, keymap, model=model, repack=repack, item_filter=item_filter)
     try:
         app.run()
     finally:

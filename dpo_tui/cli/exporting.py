@@ -134,12 +134,23 @@ def rounds(project: Path, as_json: bool) -> None:
         say("No export rounds yet: run `dpo-tui export`.")
         return
     table = Table(title=f"export rounds of {visible(str(project))}", title_justify="left")
-    for column in ("round", "when", "format", "policy", "limit", "train", "validation", "folder"):
+    for column in (
+        "round",
+        "when",
+        "rubric",
+        "format",
+        "policy",
+        "limit",
+        "train",
+        "validation",
+        "folder",
+    ):
         table.add_column(column)
     for e in entries:
         table.add_row(
             str(e.number),
             e.created_at[:19].replace("T", " "),
+            f"v{e.rubric_version}",
             e.format,
             e.policy,
             str(e.limit_pairs or "all"),

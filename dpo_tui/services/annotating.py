@@ -21,8 +21,10 @@ from dpo_tui.errors import DpoError
 from dpo_tui.services.pairing import judge_pairs
 from dpo_tui.store.project import ProjectStore
 
-ItemFilter = Literal["all", "unfinished", "flagged", "disputed"]
-FILTERS: tuple[ItemFilter, ...] = ("all", "unfinished", "flagged", "disputed")
+ItemFilter = Literal["all", "unfinished", "flagged", "disputed", "needs-rescore"]
+FILTERS: tuple[ItemFilter, ...] = ("all", "unfinished", "flagged", "disputed", "needs-rescore")
+"""`needs-rescore`: items scored under an earlier rubric version that a revision asks to
+score again (an added criterion, or a rescaled one), until every candidate is scored."""
 IDLE_CAP_SECONDS = 600.0
 """Time on one item counts at most this much per visit (an app left open is not work)."""
 
@@ -55,6 +57,8 @@ class Progress:
     items_per_hour: float | None
     eta_seconds: float | None
     waiting: int = 0
+    rescore: int = 0
+    """items scored under an earlier rubric version that need scoring again"""
 
 
 @dataclass
@@ -89,6 +93,7 @@ class AnnotationSession:
         self.prompt_ids = list(self._state)
         self._done = {pid for pid in self.prompt_ids if self._is_done(pid)}
         self._without_candidates = {pid for pid, state in self._state.items() if not state[0]}
+        self._rescore = set(store.needs_rescore(self.annotator))
         self._history = _History()
         self._disputed: set[str] | None = None
         self._opened_at: float | None = None
@@ -112,6 +117,8 @@ class AnnotationSession:
             return self._state[prompt_id][3]
         if wanted == "disputed":
             return prompt_id in self.disputed()
+        if wanted == "needs-rescore":
+            return prompt_id in self._rescore
         return True
 
     def disputed(self) -> set[str]:
@@ -128,7 +135,7 @@ class AnnotationSession:
         waiting = len(self._without_candidates) - len(self._without_candidates & done)
         total = len(self.prompt_ids) - waiting
         eta = (total - len(done)) / rate * 3600 if rate else None
-        return Progress(len(done), total, rate, eta, waiting)
+        return Progress(len(done), total, rate, eta, waiting, len(self._rescore))
 
     # -- navigation --------------------------------------------------------------
 
@@ -143,8 +150,10 @@ class AnnotationSession:
         return self.item
 
     def start(self) -> ItemView:
-        """The first unfinished prompt, or the first prompt when all are done."""
-        return self.open(self._find_from(-1, 1, "unfinished") or 0)
+        """The first prompt the filter shows (with the `all` filter: the first unfinished),
+        or the first prompt when there is none."""
+        wanted: ItemFilter = "unfinished" if self.filter == "all" else self.filter
+        return self.open(self._find_from(-1, 1, wanted) or 0)
 
     def step(self, direction: int, item_filter: ItemFilter | None = None) -> ItemView | None:
         """The next (1) or previous (-1) prompt matching the filter; None when there is none."""
@@ -292,6 +301,8 @@ class AnnotationSession:
             self._done.add(pid)
         else:
             self._done.discard(pid)
+        if complete == len(candidates):
+            self._rescore.discard(pid)
         return ItemView(index, prompt, tuple(ordered), scores, judgement, outcome, totals)
 
 

@@ -188,6 +188,7 @@ def _write_round(
         validation_pairs=len(validation),
         disputed_excluded=len(pair_set.disputed),
         rubric_sha256=store.meta.rubric_sha256,
+        rubric_version=store.rubric_version,
         files=file_hashes(written, folder),
         pair_keys=[pair_key(p) for p in pairs],
     )

@@ -19,7 +19,7 @@ from pathlib import Path
 from dpo_tui.core.bounded import json_value
 from dpo_tui.core.ids import candidate_id, prompt_id
 from dpo_tui.core.importers.base import messages_from
-from dpo_tui.core.models import FLAGS, Candidate, Prompt, Rubric
+from dpo_tui.core.models import FLAGS, Candidate, Prompt, Scale
 from dpo_tui.core.safe_text import diagnosis_problem, name_problem, storable
 from dpo_tui.paths import file_sha256
 from dpo_tui.store import received
@@ -136,21 +136,31 @@ def _read(
     conn = open_untrusted(path, max_bytes)
     try:
         digest = file_sha256(path)
-        meta = received.meta(conn)
-        if meta.get("rubric_sha256") != target.meta.rubric_sha256 and not allow_rubric_change:
+        schema = received.schema_version(conn)
+        current = received.meta(conn).get("rubric_sha256")
+        shas = received.rubric_shas(conn, schema)
+        if not shas or shas[max(shas)] != current:
             raise UntrustedProjectError(
-                f"{path}: made for another rubric (sha256 {str(meta.get('rubric_sha256'))[:12]}, "
-                f"this project's is {target.meta.rubric_sha256[:12]})",
-                hint="merge anyway with --allow-rubric-change if the criteria are the same",
+                f"{path}: damaged: its rubric history does not end with its current rubric"
             )
-        rows = _Validator(path, target.rubric, held)
+        versions = _version_map(target, shas)
+        if versions is None:
+            if not allow_rubric_change:
+                raise UntrustedProjectError(
+                    f"{path}: made for another rubric (sha256 {str(current)[:12]}, none of "
+                    f"this project's versions; its current one is "
+                    f"{target.meta.rubric_sha256[:12]})",
+                    hint="merge anyway with --allow-rubric-change if the criteria are the same",
+                )
+            versions = {}
+        rows = _Validator(path, target, held, versions)
         return _Incoming(
             summary=summary,
             sha256=digest,
             prompts=rows.prompts(conn),
             candidates=rows.candidates(conn),
-            scores=rows.scores(conn, received.schema_version(conn)),
-            judgements=rows.judgements(conn),
+            scores=rows.scores(conn, schema),
+            judgements=rows.judgements(conn, schema),
         )
     except sqlite3.DatabaseError as exc:
         raise UntrustedProjectError(f"{path}: cannot be read ({exc})") from None
@@ -158,24 +168,49 @@ def _read(
         conn.close()
 
 
+def _version_map(target: ProjectStore, shas: dict[int, object]) -> dict[int, int] | None:
+    """The file's rubric version numbers -> the target's versions with the same text; None
+    when the file's current version is none of the target's (another rubric)."""
+    numbers = {v.sha256: v.number for v in target.rubric_versions()}
+    if str(shas[max(shas)]) not in numbers:
+        return None
+    return {n: numbers[str(sha)] for n, sha in shas.items() if str(sha) in numbers}
+
+
 class _Validator:
     """Reads one table at a time; the first bad row refuses the whole file. Prompts and
     candidates the target already holds are checked against their content hash (so their
     text is the target's) and then left out: merging would skip them anyway."""
 
-    def __init__(self, path: Path, rubric: Rubric, held: _Held) -> None:
+    def __init__(
+        self, path: Path, target: ProjectStore, held: _Held, versions: dict[int, int]
+    ) -> None:
         self.path = path
-        self.rubric = rubric
         self.held = held
-        self.scales = {c.key: c.scale for c in rubric.criteria}
+        self.versions = versions
+        """the file's rubric version -> the target's (empty: all taken as the current)"""
+        self.lineage = target.lineage
         self.prompt_ids: set[str] = set()
         self.candidate_ids: set[str] = set()
         self.names: set[str] = set()
         """annotator names already checked (a file holds a few, on every row)"""
-        self.cards: dict[str, str] = {}
-        """each good card text seen -> its stored form"""
+        self.cards: dict[tuple[int, str], str] = {}
+        """(target version, each good card text seen) -> its stored form"""
         self.latest = datetime.now(UTC) + MAX_CLOCK_SKEW
         """the latest time an edit may have (another machine's clock may run ahead)"""
+
+    def _scales(self, version: int) -> dict[str, Scale]:
+        return {c.key: c.scale for c in self.lineage.rubric(version).criteria}
+
+    def version(self, made_under: object) -> int:
+        """The target's version for the file's version `made_under` (ValueError if none)."""
+        if not self.versions:
+            return self.lineage.current
+        if type(made_under) is not int or made_under not in self.versions:
+            raise ValueError(
+                f"made under rubric version {_shown(made_under)}, which this project never had"
+            )
+        return self.versions[made_under]
 
     def fail(self, table: str, number: int, problem: str) -> UntrustedProjectError:
         return UntrustedProjectError(f"{self.path}: {table} row {number}: {problem}")
@@ -250,26 +285,33 @@ class _Validator:
         if version < CARDS_SINCE:
             self._check_criterion_rows(conn)
         found = []
-        for cid, annotator, criteria, updated, first in received.card_rows(conn, version):
-            row = (cid, annotator, criteria, updated)
-            problem = self._score_problem(row)
+        rows = received.card_rows(conn, version)
+        for cid, annotator, criteria, updated, first, made_under in rows:
+            try:
+                under = self.version(made_under)
+            except ValueError as exc:
+                raise self.fail(
+                    "scores", received.scores_row_number(conn, first), str(exc)
+                ) from None
+            problem = self._score_problem((cid, annotator, criteria, updated, under))
             if problem:
                 raise self.fail("scores", received.scores_row_number(conn, first), problem)
-            found.append((cid, annotator, self.cards[criteria], updated))
+            found.append((cid, annotator, self.cards[(under, criteria)], updated, under))
         return found
 
     def _check_criterion_rows(self, conn: sqlite3.Connection) -> None:
         """In a file from before cards: the first row whose criterion is not the rubric's or
         whose value is not an integer on its scale, found in SQL and named exactly."""
-        bad = received.first_bad_criterion_row(conn, self.scales)
+        scales = self._scales(self.version(1))
+        bad = received.first_bad_criterion_row(conn, scales)
         if bad is not None:
-            problem = self._value_problem(bad[1], bad[2])
+            problem = self._value_problem(bad[1], bad[2], scales)
             raise self.fail("scores", received.scores_row_number(conn, bad[0]), str(problem))
 
     def _score_problem(self, row: ScoreRow) -> str | None:
         """What is wrong with a score card, if anything; a good card's stored form goes in
         `self.cards` (each distinct text is checked once)."""
-        cid, annotator, criteria, updated = row
+        cid, annotator, criteria, updated, under = row
         if cid not in self.candidate_ids and cid not in self.held.candidates:
             return f"its candidate {_shown(cid)} is in neither file"
         if type(annotator) is not str or not annotator.strip():
@@ -280,7 +322,7 @@ class _Validator:
             self.names.add(annotator)
         if problem := _time_problem(updated, self.latest):
             return problem
-        if criteria in self.cards:
+        if (under, criteria) in self.cards:
             return None
         try:
             values = json_value(criteria)
@@ -288,15 +330,18 @@ class _Validator:
             return f"criteria {_shown(criteria)} is not a JSON object"
         if type(values) is not dict or not values:
             return f"criteria {_shown(criteria)} is not a JSON object of scores"
+        scales = self._scales(under)
         for criterion, value in values.items():
-            problem = self._value_problem(criterion, value)
+            problem = self._value_problem(criterion, value, scales)
             if problem:
                 return problem
-        self.cards[criteria] = card_json(values)
+        self.cards[(under, criteria)] = card_json(values)
         return None
 
-    def _value_problem(self, criterion: object, value: object) -> str | None:
-        scale = self.scales.get(criterion) if isinstance(criterion, str) else None
+    def _value_problem(
+        self, criterion: object, value: object, scales: dict[str, Scale]
+    ) -> str | None:
+        scale = scales.get(criterion) if isinstance(criterion, str) else None
         if scale is None:
             return f"the rubric has no criterion {_shown(criterion)}"
         if type(value) is not int or not scale.min <= value <= scale.max:
@@ -304,11 +349,12 @@ class _Validator:
             return f"{criterion} = {shown} is outside the scale {scale.min}..{scale.max}"
         return None
 
-    def judgements(self, conn: sqlite3.Connection) -> list[JudgementRow]:
+    def judgements(self, conn: sqlite3.Connection, version: int) -> list[JudgementRow]:
         found = []
-        for number, row in enumerate(received.judgement_rows(conn), 1):
-            pid, annotator, diagnosis, flags, order, seconds, updated = row
+        for number, row in enumerate(received.judgement_rows(conn, version), 1):
+            pid, annotator, diagnosis, flags, order, seconds, updated, made_under = row
             try:
+                under = self.version(made_under)
                 if pid not in self.prompt_ids and pid not in self.held.prompts:
                     raise ValueError(f"its prompt {_shown(pid)} is in neither file")
                 if not isinstance(annotator, str) or not annotator.strip():
@@ -345,6 +391,7 @@ class _Validator:
                     json.dumps(order_list),
                     spent,
                     updated,
+                    under,
                 )
             )
         return found
@@ -366,7 +413,7 @@ def _write_scores(target: ProjectStore, incoming: list[_Incoming]) -> None:
     names = [{row[1] for row in item.scores} for item in incoming]
     held = {
         (cid, annotator): (criteria, updated)
-        for cid, annotator, criteria, updated in held_cards(
+        for cid, annotator, criteria, updated, _ in held_cards(
             target, {row[0] for item in incoming for row in item.scores}, set().union(*names)
         )
     }
@@ -380,7 +427,7 @@ def _write_scores(target: ProjectStore, incoming: list[_Incoming]) -> None:
             changes += item.scores
             continue
         for row in item.scores:
-            cid, annotator, criteria, updated = row
+            cid, annotator, criteria, updated, _ = row
             existing = held.get((cid, annotator))
             if existing is None:
                 summary.cards_added += 1
@@ -450,7 +497,7 @@ def _write_judgements(target: ProjectStore, incoming: list[_Incoming]) -> None:
     names = [{row[1] for row in item.judgements} for item in incoming]
     held = {
         (pid, annotator): (updated, json.dumps(list(content)))
-        for pid, annotator, *content, updated in held_judgements(
+        for pid, annotator, *content, updated, _ in held_judgements(
             target, {row[0] for item in incoming for row in item.judgements}, set().union(*names)
         )
     }
@@ -464,7 +511,7 @@ def _write_judgements(target: ProjectStore, incoming: list[_Incoming]) -> None:
             changes.update(((row[0], row[1]), row) for row in item.judgements)
             continue
         for judgement in item.judgements:
-            pid, annotator, *content, updated = judgement
+            pid, annotator, *content, updated, _ = judgement
             existing = held.get((pid, annotator))
             incoming_key = (updated, json.dumps(content))
             if existing is None:

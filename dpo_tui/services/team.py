@@ -60,8 +60,9 @@ def plan(
 def assign(
     source: ProjectStore, annotators: list[str], overlap: float, out: Path, seed: int = 0
 ) -> Assignment:
-    """Write `out/<annotator>.dpo` for each annotator, each with its prompts and candidates:
-    all built under temporary names in `out`, then renamed into place, or none at all."""
+    """Write `out/<annotator>.dpo` for each annotator, each with its prompts, candidates and
+    the project's rubric versions: all built under temporary names in `out`, then renamed
+    into place, or none at all."""
     with_candidates = [p.id for p in source.prompts() if source.candidates(p.id)]
     if not with_candidates:
         raise ProjectError(f"{source.path}: no prompt has candidates yet; nothing to assign")
@@ -76,12 +77,17 @@ def assign(
     targets = {name: out / f"{name}.dpo" for name in annotators}
     _refuse_existing(list(targets.values()), "choose another --out folder")
     rubric = parse_rubric(source.meta.rubric_text, f"{source.path} (stored rubric)")
+    history = source.rubric_versions()
     assignment_id = uuid.uuid4().hex
     try:
         with staging(out / "assign") as folder:
             for name in annotators:
                 with ProjectStore.create(
-                    folder / f"{name}.dpo", rubric, name, assignment_id=assignment_id
+                    folder / f"{name}.dpo",
+                    rubric,
+                    name,
+                    assignment_id=assignment_id,
+                    history=history,
                 ) as store:
                     wanted = set(given[name])
                     store.add_prompts([p for p in source.prompts() if p.id in wanted])

@@ -11,16 +11,18 @@ from typing import Any
 from dpo_tui.core.models import Judgement
 from dpo_tui.core.safe_text import diagnosis_problem
 from dpo_tui.errors import ProjectError
-from dpo_tui.store.base import StoreBase
 from dpo_tui.store.cards import CardReader, card_json
 from dpo_tui.store.records import (
     now,
 )
+from dpo_tui.store.rubrics import RubricRows
 from dpo_tui.store.values import stored_json
 
 
-class AnnotationRows(StoreBase):
-    """Score cards and judgements, written and read."""
+class AnnotationRows(RubricRows):
+    """Score cards and judgements, written and read. A card is stored as it was given, with
+    the rubric version it was given under; every read gives it as it counts under the current
+    version (`Lineage.translate`)."""
 
     def set_score(
         self, candidate_id: str, annotator: str, criterion: str, value: int | None
@@ -44,12 +46,25 @@ class AnnotationRows(StoreBase):
                 raise ProjectError(
                     f"{criterion}: {value} is outside the scale {scale.min}..{scale.max}"
                 )
+        current = self.rubric_version
         with self.writing():
+            self.check_rubric_version()
             row = self.db.execute(
-                "select criteria from scores where candidate_id = ? and annotator = ?",
+                "select criteria, rubric_version from scores "
+                "where candidate_id = ? and annotator = ?",
                 [candidate_id, annotator],
             ).fetchone()
-            before: dict[str, int] = {} if row is None else stored_json(row[0], "a score card")
+            before: dict[str, int] = {}
+            if row is not None:
+                before = self._counted(row[0], row[1])
+                if row[1] != current:  # rescored under a newer version: keep the old card
+                    self.db.execute(
+                        "insert into score_history (candidate_id, annotator, rubric_version, "
+                        "criteria, updated_at, replaced_at) select candidate_id, annotator, "
+                        "rubric_version, criteria, updated_at, ? from scores "
+                        "where candidate_id = ? and annotator = ?",
+                        [now(), candidate_id, annotator],
+                    )
             card = {**before, **values}
             kept = {key: value for key, value in card.items() if value is not None}
             if not kept:
@@ -59,22 +74,30 @@ class AnnotationRows(StoreBase):
                 )
             else:
                 self.db.execute(
-                    "insert into scores (candidate_id, annotator, criteria, updated_at) "
-                    "values (?, ?, ?, ?) on conflict (candidate_id, annotator) "
-                    "do update set criteria = excluded.criteria, updated_at = excluded.updated_at",
-                    [candidate_id, annotator, card_json(kept), now()],
+                    "insert into scores (candidate_id, annotator, criteria, updated_at, "
+                    "rubric_version) values (?, ?, ?, ?, ?) on conflict (candidate_id, annotator) "
+                    "do update set criteria = excluded.criteria, updated_at = excluded.updated_at, "
+                    "rubric_version = excluded.rubric_version",
+                    [candidate_id, annotator, card_json(kept), now(), current],
                 )
         return before
+
+    def _counted(self, criteria: str, version: int) -> dict[str, int]:
+        """A stored card as it counts under the current version."""
+        values: dict[str, int] = stored_json(criteria, "a score card")
+        if version == self.rubric_version:
+            return values
+        return self.lineage.translate(values, version)
 
     def scores(self, prompt_id: str, annotator: str) -> dict[str, dict[str, int]]:
         """candidate id -> criterion -> value, for one prompt and annotator."""
         query = (
-            "select s.candidate_id, s.criteria from scores s "
+            "select s.candidate_id, s.criteria, s.rubric_version from scores s "
             "join candidates c on c.id = s.candidate_id where c.prompt_id = ? and s.annotator = ?"
         )
         return {
-            cid: stored_json(criteria, "a score card")
-            for cid, criteria in self.db.execute(query, [prompt_id, annotator])
+            cid: self._counted(criteria, version)
+            for cid, criteria, version in self.db.execute(query, [prompt_id, annotator])
         }
 
     def annotators_of(self, prompt_id: str) -> list[str]:
@@ -94,11 +117,48 @@ class AnnotationRows(StoreBase):
         tally: dict[str, Counter[int]] = {}
         query = (
             "select card.key, card.value from scores s, json_each(s.criteria) card "
-            "where s.annotator = ?"
+            "where s.annotator = ? and s.rubric_version = ?"
         )
-        for criterion, value in self.db.execute(query, [annotator]):
+        for criterion, value in self.db.execute(query, [annotator, self.rubric_version]):
             tally.setdefault(criterion, Counter())[value] += 1
+        for card in self._older_cards(annotator).values():
+            for values in card.values():
+                for criterion, value in values.items():
+                    tally.setdefault(criterion, Counter())[value] += 1
         return tally
+
+    def _older_cards(self, annotator: str) -> dict[str, dict[str, dict[str, int]]]:
+        """prompt id -> candidate id -> card as it counts now, for the annotator's cards
+        given under an earlier rubric version (none before a first revision)."""
+        current = self.rubric_version
+        found: dict[str, dict[str, dict[str, int]]] = {}
+        if current == 1:
+            return found
+        card = CardReader()
+        translated: dict[tuple[int, str], dict[str, int]] = {}
+        query = (
+            "select c.prompt_id, s.candidate_id, s.criteria, s.rubric_version from scores s "
+            "cross join candidates c on c.id = s.candidate_id "
+            "where s.annotator = ? and s.rubric_version != ?"
+        )
+        for pid, cid, criteria, version in self.db.execute(query, [annotator, current]):
+            key = (version, criteria)
+            if key not in translated:
+                translated[key] = self.lineage.translate(card(criteria), version)
+            found.setdefault(pid, {})[cid] = translated[key]
+        return found
+
+    def needs_rescore(self, annotator: str) -> dict[str, set[str]]:
+        """prompt id -> the current criteria the annotator's cards of it lack, for each
+        prompt they scored under an earlier rubric version that a revision asks to score
+        again (an added criterion, or a rescaled one whose old scores are stale)."""
+        keys = {c.key for c in self.rubric.criteria}
+        found: dict[str, set[str]] = {}
+        for pid, cards in self._older_cards(annotator).items():
+            missing = {key for values in cards.values() for key in keys - values.keys()}
+            if missing:
+                found[pid] = missing
+        return found
 
     def score_count(self) -> int:
         """How many scores (criterion values) the project holds, over every card."""
@@ -116,10 +176,19 @@ class AnnotationRows(StoreBase):
         one pass over the scores table. Equal cards are one shared dict: do not change them."""
         prompt_of = dict(self.db.execute("select id, prompt_id from candidates"))
         card = CardReader()
+        current = self.rubric_version
+        translated: dict[tuple[int, str], dict[str, int]] = {}
         found: dict[tuple[str, str], dict[str, dict[str, int]]] = {}
-        query = "select candidate_id, annotator, criteria from scores"
-        for cid, annotator, criteria in self.db.execute(query):
-            found.setdefault((prompt_of[cid], annotator), {})[cid] = card(criteria)
+        query = "select candidate_id, annotator, criteria, rubric_version from scores"
+        for cid, annotator, criteria, version in self.db.execute(query):
+            if version == current:
+                values = card(criteria)
+            elif (version, criteria) in translated:
+                values = translated[(version, criteria)]
+            else:
+                values = self.lineage.translate(card(criteria), version)
+                translated[(version, criteria)] = values
+            found.setdefault((prompt_of[cid], annotator), {})[cid] = values
         return found
 
     def judgements_by_item(self) -> dict[tuple[str, str], Judgement]:
@@ -139,6 +208,7 @@ class AnnotationRows(StoreBase):
         self._table("judgements").upsert(
             {
                 **saved.model_dump(),
+                "rubric_version": self.rubric_version,
                 "flags": json.dumps(list(saved.flags)),
                 "display_order": json.dumps(list(saved.display_order)),
             },
@@ -160,7 +230,7 @@ class AnnotationRows(StoreBase):
             ), complete as (
                 select c.prompt_id, count(*) as complete
                 from scores s cross join candidates c on c.id = s.candidate_id
-                where s.annotator = :annotator
+                where s.annotator = :annotator and s.rubric_version = :version
                 and (select count(*) from json_each(s.criteria)) >= :criteria
                 group by c.prompt_id
             )
@@ -173,11 +243,20 @@ class AnnotationRows(StoreBase):
             left join judgements j on j.prompt_id = p.id and j.annotator = :annotator
             order by p.rowid
         """
-        rows = self.db.execute(query, {"annotator": annotator, "criteria": criteria})
-        return {
-            pid: (total, scored, bool(diagnosed), bool(flagged))
-            for pid, total, scored, diagnosed, flagged in rows
+        parameters = {
+            "annotator": annotator,
+            "criteria": criteria,
+            "version": self.rubric_version,
         }
+        state = {
+            pid: (total, scored, bool(diagnosed), bool(flagged))
+            for pid, total, scored, diagnosed, flagged in self.db.execute(query, parameters)
+        }
+        for pid, cards in self._older_cards(annotator).items():
+            total, scored, diagnosed, flagged = state[pid]
+            scored += sum(1 for values in cards.values() if len(values) >= criteria)
+            state[pid] = (total, scored, diagnosed, flagged)
+        return state
 
     def seconds_spent(self, annotator: str) -> float:
         """The time the annotator spent on items, in seconds, over all judgements."""

@@ -12,18 +12,19 @@ from typing import Any
 from dpo_tui.store.bulk import insert_rows
 from dpo_tui.store.project import ProjectStore
 
-ScoreRow = tuple[str, str, str, str]
-"""candidate id, annotator, card (JSON, stored form), updated_at"""
+ScoreRow = tuple[str, str, str, str, int]
+"""candidate id, annotator, card (JSON, stored form), updated_at, rubric version"""
 
-JudgementRow = tuple[str, str, str, str, str, float, str]
-"""prompt id, annotator, diagnosis, flags (JSON), display order (JSON), seconds, updated_at"""
+JudgementRow = tuple[str, str, str, str, str, float, str, int]
+"""prompt id, annotator, diagnosis, flags (JSON), display order (JSON), seconds, updated_at,
+rubric version"""
 
 
 def held_cards(target: ProjectStore, candidates: set[str], names: set[str]) -> list[ScoreRow]:
     """The target's cards of these candidates by these annotators."""
     return _held(
         target,
-        "select candidate_id, annotator, criteria, updated_at from scores "
+        "select candidate_id, annotator, criteria, updated_at, rubric_version from scores "
         "where candidate_id in (select value from json_each(?)) "
         "and annotator in (select value from json_each(?))",
         candidates,
@@ -36,7 +37,8 @@ def held_judgements(target: ProjectStore, prompts: set[str], names: set[str]) ->
     return _held(
         target,
         "select prompt_id, annotator, diagnosis, flags, display_order, seconds_spent, "
-        "updated_at from judgements where prompt_id in (select value from json_each(?)) "
+        "updated_at, rubric_version from judgements "
+        "where prompt_id in (select value from json_each(?)) "
         "and annotator in (select value from json_each(?))",
         prompts,
         names,
@@ -54,10 +56,11 @@ def write_cards(target: ProjectStore, rows: Sequence[ScoreRow]) -> None:
     two files is written twice and the newer wins whatever the order)."""
     insert_rows(
         target.db.conn,
-        "insert into scores (candidate_id, annotator, criteria, updated_at)",
+        "insert into scores (candidate_id, annotator, criteria, updated_at, rubric_version)",
         sorted(rows),
         "on conflict (candidate_id, annotator) do update "
-        "set criteria = excluded.criteria, updated_at = excluded.updated_at "
+        "set criteria = excluded.criteria, updated_at = excluded.updated_at, "
+        "rubric_version = excluded.rubric_version "
         "where (excluded.updated_at, excluded.criteria) > (scores.updated_at, scores.criteria)",
     )
 
@@ -67,9 +70,10 @@ def write_judgements(target: ProjectStore, rows: Sequence[JudgementRow]) -> None
     insert_rows(
         target.db.conn,
         "insert into judgements (prompt_id, annotator, diagnosis, flags, display_order, "
-        "seconds_spent, updated_at)",
+        "seconds_spent, updated_at, rubric_version)",
         sorted(rows),
         "on conflict (prompt_id, annotator) do update set diagnosis = excluded.diagnosis, "
         "flags = excluded.flags, display_order = excluded.display_order, "
-        "seconds_spent = excluded.seconds_spent, updated_at = excluded.updated_at",
+        "seconds_spent = excluded.seconds_spent, updated_at = excluded.updated_at, "
+        "rubric_version = excluded.rubric_version",
     )

@@ -244,6 +244,52 @@ def m008_score_cards(db: Database) -> None:
     )
 
 
+def m009_rubric_versions(db: Database) -> None:
+    """Every rubric version a project has had; the version each score card, judgement and
+    round was made under (1 for what came before); and the cards a rescore replaced."""
+    _table(db, "rubric_versions").create(
+        {
+            "number": int,
+            "text": str,
+            "sha256": str,
+            "created_at": str,
+            "author": str,
+            "note": str,
+            "mapping": str,  # JSON object: old key -> new key, from the previous version
+            "rescale": str,  # stale or linear: old scores of a criterion whose scale changed
+        },
+        pk="number",
+        not_null={"text", "sha256", "created_at", "author", "note", "mapping", "rescale"},
+    )
+    meta = dict(db.execute("select key, value from meta").fetchall())
+    if "rubric_text" in meta:  # an existing project: its rubric is version 1
+        _table(db, "rubric_versions").insert(
+            {
+                "number": 1,
+                "text": meta["rubric_text"],
+                "sha256": meta["rubric_sha256"],
+                "created_at": meta.get("created_at", ""),
+                "author": meta.get("annotator", ""),
+                "note": "",
+                "mapping": "{}",
+                "rescale": "stale",
+            }
+        )
+    for table in ("scores", "judgements", "rounds"):
+        _table(db, table).add_column("rubric_version", int, not_null_default=1)
+    _table(db, "score_history").create(
+        {
+            "candidate_id": str,
+            "annotator": str,
+            "rubric_version": int,
+            "criteria": str,
+            "updated_at": str,
+            "replaced_at": str,
+        },
+        not_null={"candidate_id", "annotator", "rubric_version", "criteria", "updated_at"},
+    )
+
+
 STEPS = (
     m001_initial,
     m002_import_log,
@@ -253,10 +299,13 @@ STEPS = (
     m006_eval_results,
     m007_prompt_near_duplicates,
     m008_score_cards,
+    m009_rubric_versions,
 )
 SCHEMA_VERSION = len(STEPS)
 CARDS_SINCE = STEPS.index(m008_score_cards) + 1
 """The first schema version storing score cards (one row per criterion before it)."""
+VERSIONS_SINCE = STEPS.index(m009_rubric_versions) + 1
+"""The first schema version keeping rubric versions (one rubric, never revised, before it)."""
 KNOWN = [step.__name__ for step in STEPS]
 
 migrations = Migrations(MIGRATION_SET)

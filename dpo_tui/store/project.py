@@ -31,6 +31,7 @@ from dpo_tui.store.records import (
     ExportRound,
     ImportRecord,
     ProjectStatus,
+    RubricVersion,
     now,
 )
 from dpo_tui.store.values import stored_json
@@ -49,9 +50,13 @@ class ProjectStore(PromptRows, CandidateRows, AnnotationRows, StoreBase):
         annotator: str,
         *,
         assignment_id: str | None = None,
+        history: list[RubricVersion] | None = None,
     ) -> ProjectStore:
-        """Create a new project file (for an assignment's annotator with `assignment_id`);
-        refuses to overwrite anything."""
+        """Create a new project file (for an assignment's annotator with `assignment_id`,
+        with the rubric versions of the project it comes from as `history`, the last one
+        being `rubric`); refuses to overwrite anything."""
+        if history and history[-1].sha256 != rubric.sha256:
+            raise ValueError("the last version of a rubric history must be the rubric")
         annotator = annotator.strip()
         if not annotator:
             raise ProjectError("the annotator name must not be empty")
@@ -87,6 +92,8 @@ class ProjectStore(PromptRows, CandidateRows, AnnotationRows, StoreBase):
                     ]
                     + ([{"key": "assignment_id", "value": assignment_id}] if assignment_id else [])
                 )
+                for entry in history or [_first_version(rubric, annotator)]:
+                    store._insert_version(entry)
         except BaseException:
             store.close()
             _remove_created(path)
@@ -267,6 +274,19 @@ class ProjectStore(PromptRows, CandidateRows, AnnotationRows, StoreBase):
             scores=self.score_count(),
             imports=self.imports(),
         )
+
+
+def _first_version(rubric: LoadedRubric, annotator: str) -> RubricVersion:
+    return RubricVersion(
+        number=1,
+        text=rubric.text,
+        sha256=rubric.sha256,
+        created_at=now(),
+        author=annotator,
+        note="",
+        mapping={},
+        rescale="stale",
+    )
 
 
 def _remove_created(path: Path) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from dpo_tui.core.models import Scale
-from dpo_tui.store.migrations import CARDS_SINCE, version_number
+from dpo_tui.store.migrations import CARDS_SINCE, VERSIONS_SINCE, version_number
 
 Row = tuple[Any, ...]
 
@@ -37,16 +37,31 @@ def candidate_rows(conn: sqlite3.Connection) -> Iterator[Row]:
     )
 
 
+def rubric_shas(conn: sqlite3.Connection, version: int) -> dict[int, object]:
+    """Rubric version number -> its sha256 as the file records it; a file from before
+    rubric versions (schema 8 and older) has one, its meta's, numbered 1."""
+    if version >= VERSIONS_SINCE:
+        rows = conn.execute("select number, sha256 from rubric_versions")
+        return {number: sha for number, sha in rows if type(number) is int}
+    return {1: meta(conn).get("rubric_sha256")}
+
+
 def card_rows(conn: sqlite3.Connection, version: int) -> Iterator[Row]:
-    """(candidate_id, annotator, card JSON, updated_at, first rowid) per score card. A file
-    from before cards (schema 7 and older) holds a row per criterion: read as cards (the
-    latest time of their rows, the first rowid)."""
-    if version >= CARDS_SINCE:
-        query = "select candidate_id, annotator, criteria, updated_at, rowid from scores"
+    """(candidate_id, annotator, card JSON, updated_at, first rowid, rubric version) per
+    score card. A file from before cards (schema 7 and older) holds a row per criterion: read
+    as cards (the latest time of their rows, the first rowid); one from before rubric
+    versions, every card under version 1."""
+    if version >= VERSIONS_SINCE:
+        query = (
+            "select candidate_id, annotator, criteria, updated_at, rowid, rubric_version "
+            "from scores"
+        )
+    elif version >= CARDS_SINCE:
+        query = "select candidate_id, annotator, criteria, updated_at, rowid, 1 from scores"
     else:
         query = (
             "select candidate_id, annotator, json_group_object(criterion, value), "
-            "max(updated_at), min(rowid) from scores group by candidate_id, annotator"
+            "max(updated_at), min(rowid), 1 from scores group by candidate_id, annotator"
         )
     return conn.execute(f"{query} order by 5")
 
@@ -68,9 +83,11 @@ def scores_row_number(conn: sqlite3.Connection, rowid: int) -> int:
     return int(conn.execute("select count(*) from scores where rowid <= ?", [rowid]).fetchone()[0])
 
 
-def judgement_rows(conn: sqlite3.Connection) -> Iterator[Row]:
-    """(prompt_id, annotator, diagnosis, flags, display_order, seconds_spent, updated_at)."""
+def judgement_rows(conn: sqlite3.Connection, version: int) -> Iterator[Row]:
+    """(prompt_id, annotator, diagnosis, flags, display_order, seconds_spent, updated_at,
+    rubric version)."""
+    made_under = "rubric_version" if version >= VERSIONS_SINCE else "1"
     return conn.execute(
         "select prompt_id, annotator, diagnosis, flags, display_order, seconds_spent, "
-        "updated_at from judgements order by rowid"
+        f"updated_at, {made_under} from judgements order by rowid"
     )

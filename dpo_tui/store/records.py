@@ -9,6 +9,7 @@ from typing import NamedTuple
 from pydantic import BaseModel
 
 from dpo_tui.core.models import PairPolicyName
+from dpo_tui.core.revision import RescaleRule
 
 
 def now() -> str:
@@ -27,6 +28,20 @@ class ProjectMeta(BaseModel):
     app_version: str
     created_at: str
     assignment_id: str | None = None
+
+
+class RubricVersion(BaseModel):
+    """One version of a project's rubric: its text, when, by whom, why, and how its
+    criteria take the previous version's scores."""
+
+    number: int
+    text: str
+    sha256: str
+    created_at: str
+    author: str
+    note: str
+    mapping: dict[str, str]
+    rescale: RescaleRule
 
 
 class ImportRecord(BaseModel):
@@ -66,6 +81,7 @@ class ExportRound(BaseModel):
     validation_pairs: int
     disputed_excluded: int
     rubric_sha256: str
+    rubric_version: int = 1
     files: dict[str, str]
     pair_keys: list[tuple[str, str, str]]
 

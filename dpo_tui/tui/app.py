@@ -16,7 +16,7 @@ from textual.widgets import Input, TextArea
 from dpo_tui.config import RepackSetting, load_keymap
 from dpo_tui.generation.base import Backend
 from dpo_tui.services.adjudicating import AdjudicationSession
-from dpo_tui.services.annotating import AnnotationSession
+from dpo_tui.services.annotating import AnnotationSession, ItemFilter
 from dpo_tui.store.project import ProjectStore
 from dpo_tui.tui.gc_pause import GcPause
 from dpo_tui.tui.screens.adjudicate import AdjudicateScreen
@@ -159,14 +159,18 @@ def make_app(
     adjudicate: bool = False,
     model: Path | None = None,
     repack: RepackSetting | None = None,
+    item_filter: ItemFilter = "all",
 ) -> DpoApp:
-    """Open `project` for `annotator` (default: the file's own) with the user's keymap; with
-    `adjudicate`, on the disputed items, `annotator` being the resolver."""
+    """Open `project` for `annotator` (default: the file's own) with the user's keymap, on
+    the items `item_filter` shows; with `adjudicate`, on the disputed items, `annotator`
+    being the resolver."""
     store = ProjectStore.open(project)
     try:
         adjudication = AdjudicationSession(store, annotator) if adjudicate else None
+        session = AnnotationSession(store, annotator)
+        session.filter = item_filter
         return DpoApp(
-            AnnotationSession(store, annotator),
+            session,
             load_keymap(keymap_file),
             adjudication,
             model,

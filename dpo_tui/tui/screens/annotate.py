@@ -47,6 +47,11 @@ def waiting_note(progress: Progress) -> str:
     return f" · {progress.waiting} {plural} for candidates"
 
 
+def rescore_note(progress: Progress) -> str:
+    """` · N to score again` (after a rubric revision), or nothing."""
+    return f" · {progress.rescore} to score again" if progress.rescore else ""
+
+
 class AnnotateScreen(Screen[None]):
     """Keyboard-first scoring; every change is committed to the project file at once."""
 
@@ -200,7 +205,7 @@ class AnnotateScreen(Screen[None]):
                 visible(f"{self.session.annotator} · "),
                 f"{progress.done}/{progress.total} done ({percent:.0f}%) · {rate} · "
                 f"ETA {duration(progress.eta_seconds)} · filter: {self.session.filter}"
-                f"{waiting_note(progress)}",
+                f"{waiting_note(progress)}{rescore_note(progress)}",
             ),
         )
 

@@ -87,7 +87,17 @@ def newer_schema(good: Path, out: Path) -> Path:
 
 
 def other_rubric(good: Path, out: Path) -> Path:
-    """Made for another rubric (its hash differs)."""
+    """Made for another rubric (its hash differs, in its meta and its rubric history)."""
+    return _edit(
+        good,
+        out,
+        "update meta set value = 'f00d' || substr(value, 5) where key = 'rubric_sha256'",
+        "update rubric_versions set sha256 = 'f00d' || substr(sha256, 5)",
+    )
+
+
+def rubric_history_disagrees(good: Path, out: Path) -> Path:
+    """Its meta names one rubric, its rubric history ends with another."""
     return _edit(
         good, out, "update meta set value = 'f00d' || substr(value, 5) where key = 'rubric_sha256'"
     )
@@ -227,6 +237,10 @@ HOSTILE: dict[str, tuple[Callable[[Path, Path], Path], str]] = {
     "extra_table": (extra_table, "unexpected table 'payload'"),
     "newer_schema": (newer_schema, "written by a newer dpo-tui"),
     "other_rubric": (other_rubric, "made for another rubric"),
+    "rubric_history_disagrees": (
+        rubric_history_disagrees,
+        "its rubric history does not end with its current rubric",
+    ),
     "forged_prompt_id": (forged_prompt_id, "is not the hash of its text"),
     "score_outside_scale": (score_outside_scale, "clarity = 99 is outside the scale 1..5"),
     "unknown_criterion": (unknown_criterion, "the rubric has no criterion 'charm'"),
