@@ -20,8 +20,6 @@ about 15 minutes on 2 cores, most of it (a)).
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import random
 import time
 from collections.abc import Callable
@@ -30,6 +28,7 @@ from importlib.metadata import version
 from typing import TypeVar
 
 import numpy as np
+from harness import Run
 from rapidfuzz import fuzz, process
 
 from dpo_tui.core.dedup import NEAR_DUPLICATE, exhaustive_pairs, near_duplicate_pairs
@@ -266,11 +265,8 @@ def main() -> None:
     args = parser.parse_args()
     if not 2 <= args.sample <= args.prompts:
         parser.error("need 2 <= --sample <= --prompts")
-    print(
-        f"dpo-tui dedup benchmark: Python {platform.python_version()}, rapidfuzz "
-        f"{version('rapidfuzz')}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}, "
-        f"threshold {NEAR_DUPLICATE}"
-    )
+    bench = Run("dedup")
+    print(f"rapidfuzz {version('rapidfuzz')}, threshold {NEAR_DUPLICATE}")
     corpus, seconds = timed(lambda: make_corpus(args.prompts, args.seed))
     words = [len(t.split()) for t in corpus.texts]
     vocabulary = PromptMaker(args.seed).vocabulary_size
@@ -337,6 +333,20 @@ def main() -> None:
         f"{projected / full_seconds:,.0f}x "
         f"(cdist / blocked: {projected_cdist / full_seconds:,.0f}x)"
     )
+    bench.figure("near_duplicate_pairs, corpus", full_seconds, "s")
+    bench.figure("planted copies found, corpus", recovered / len(planted), "share", "higher")
+    bench.figure("exhaustive_pairs, sample", exhaustive_seconds, "s")
+    bench.figure("cdist, sample", cdist_seconds, "s")
+    bench.figure("near_duplicate_pairs, sample", blocked_seconds, "s")
+    bench.figure(
+        "exhaustive / blocked, sample", exhaustive_seconds / blocked_seconds, "x", "higher"
+    )
+    bench.figure("recall, sample", recall, "share", "higher")
+    bench.figure("precision, sample", precision, "share", "higher")
+    bench.figure(
+        "extrapolated exhaustive / blocked, corpus", projected / full_seconds, "x", "higher"
+    )
+    bench.save()
 
 
 if __name__ == "__main__":

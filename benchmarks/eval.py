@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from harness import Run
 
 from dpo_tui.core.models import Message
 from dpo_tui.generation.logprob import LogprobScorer
@@ -83,6 +84,7 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=4)
     parser.add_argument("--rounds", type=int, default=3, help="alternate (a), (b), (c) this often")
     args = parser.parse_args()
+    bench = Run("eval")
 
     scorer = LogprobScorer(args.model, n_threads=args.threads, n_ctx=2048)
     pairs = sample_pairs(args.pairs)
@@ -127,9 +129,16 @@ def main() -> None:
         f"ours / llama-bench pp512 reference {LLAMA_BENCH_PP512:.0f} tok/s: "
         f"{a / LLAMA_BENCH_PP512:.2f} (target 0.80)"
     )
+    bench.figure("ours", a, "tok/s", "higher")
+    bench.figure("baseline (llama-cpp-python eval, all logits)", b, "tok/s", "higher")
+    bench.figure("pp512 (in run)", c, "tok/s", "higher")
+    bench.figure("ours / baseline", a / b, "x", "higher")
+    bench.figure("ours / pp512 (in run)", a / c, "x", "higher")
+    bench.figure("ours / llama-bench pp512 reference", a / LLAMA_BENCH_PP512, "x", "higher")
     all_logits.close()
     last_only.close()
     scorer.close()
+    bench.save()
 
 
 if __name__ == "__main__":
