@@ -1,7 +1,8 @@
 """Merge project files received from annotators into a target project, safely.
 
-Every file is opened with `store.safe_open` and every row validated (content-hash ids
-recomputed, scores within the rubric's scales, flags known) before anything is written; then
+Every file is opened with `store.safe_open` and every row validated (`received_rows`: content-
+hash ids recomputed, scores within the scales of their rubric version, flags known) before
+anything is written; then
 all files are merged in one transaction with parameterized SQL. Merging is idempotent and
 order-independent: for a score or judgement held by both sides, the newer edit wins (ties
 broken by value), and when both sides hold different values it is reported.
@@ -13,32 +14,24 @@ import json
 import sqlite3
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from dpo_tui.core.bounded import json_value
-from dpo_tui.core.ids import candidate_id, prompt_id
-from dpo_tui.core.importers.base import messages_from
-from dpo_tui.core.models import FLAGS, Candidate, Prompt, Scale
-from dpo_tui.core.safe_text import diagnosis_problem, name_problem, storable
+from dpo_tui.core.models import Candidate, Prompt
 from dpo_tui.paths import file_sha256
+from dpo_tui.services.received_rows import Held, ReceivedRows, version_map
 from dpo_tui.store import received
-from dpo_tui.store.cards import card_json
 from dpo_tui.store.merged import (
     JudgementRow,
     ScoreRow,
     held_cards,
     held_judgements,
+    keep_replaced,
     write_cards,
     write_judgements,
 )
-from dpo_tui.store.migrations import CARDS_SINCE
 from dpo_tui.store.project import ProjectStore
 from dpo_tui.store.records import ImportRecord, now
 from dpo_tui.store.safe_open import DEFAULT_MAX_BYTES, UntrustedProjectError, open_untrusted
-
-_UNREADABLE = (ValueError, TypeError, RecursionError)
-"""What reading a received value can raise (RecursionError: JSON nested thousands deep)."""
 
 
 @dataclass
@@ -85,7 +78,7 @@ def merge_files(
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> list[FileSummary]:
     """Merge `files` into `target`, all or nothing; returns one summary per file."""
-    held = _Held(
+    held = Held(
         prompts=target.prompt_ids(),
         candidates=set(target.candidate_prompt_ids()),
     )
@@ -115,16 +108,8 @@ def merge_files(
     return [item.summary for item in incoming]
 
 
-@dataclass(frozen=True)
-class _Held:
-    """Ids the target holds before the merge."""
-
-    prompts: set[str]
-    candidates: set[str]
-
-
 def _read(
-    target: ProjectStore, held: _Held, path: Path, allow_rubric_change: bool, max_bytes: int
+    target: ProjectStore, held: Held, path: Path, allow_rubric_change: bool, max_bytes: int
 ) -> _Incoming:
     summary = FileSummary(path)
     wal = Path(f"{path}-wal")
@@ -143,7 +128,7 @@ def _read(
             raise UntrustedProjectError(
                 f"{path}: damaged: its rubric history does not end with its current rubric"
             )
-        versions = _version_map(target, shas)
+        versions = version_map(target, shas)
         if versions is None:
             if not allow_rubric_change:
                 raise UntrustedProjectError(
@@ -153,7 +138,7 @@ def _read(
                     hint="merge anyway with --allow-rubric-change if the criteria are the same",
                 )
             versions = {}
-        rows = _Validator(path, target, held, versions)
+        rows = ReceivedRows(path, target, held, versions)
         return _Incoming(
             summary=summary,
             sha256=digest,
@@ -168,235 +153,6 @@ def _read(
         conn.close()
 
 
-def _version_map(target: ProjectStore, shas: dict[int, object]) -> dict[int, int] | None:
-    """The file's rubric version numbers -> the target's versions with the same text; None
-    when the file's current version is none of the target's (another rubric)."""
-    numbers = {v.sha256: v.number for v in target.rubric_versions()}
-    if str(shas[max(shas)]) not in numbers:
-        return None
-    return {n: numbers[str(sha)] for n, sha in shas.items() if str(sha) in numbers}
-
-
-class _Validator:
-    """Reads one table at a time; the first bad row refuses the whole file. Prompts and
-    candidates the target already holds are checked against their content hash (so their
-    text is the target's) and then left out: merging would skip them anyway."""
-
-    def __init__(
-        self, path: Path, target: ProjectStore, held: _Held, versions: dict[int, int]
-    ) -> None:
-        self.path = path
-        self.held = held
-        self.versions = versions
-        """the file's rubric version -> the target's (empty: all taken as the current)"""
-        self.lineage = target.lineage
-        self.prompt_ids: set[str] = set()
-        self.candidate_ids: set[str] = set()
-        self.names: set[str] = set()
-        """annotator names already checked (a file holds a few, on every row)"""
-        self.cards: dict[tuple[int, str], str] = {}
-        """(target version, each good card text seen) -> its stored form"""
-        self.latest = datetime.now(UTC) + MAX_CLOCK_SKEW
-        """the latest time an edit may have (another machine's clock may run ahead)"""
-
-    def _scales(self, version: int) -> dict[str, Scale]:
-        return {c.key: c.scale for c in self.lineage.rubric(version).criteria}
-
-    def version(self, made_under: object) -> int:
-        """The target's version for the file's version `made_under` (ValueError if none)."""
-        if not self.versions:
-            return self.lineage.current
-        if type(made_under) is not int or made_under not in self.versions:
-            raise ValueError(
-                f"made under rubric version {_shown(made_under)}, which this project never had"
-            )
-        return self.versions[made_under]
-
-    def fail(self, table: str, number: int, problem: str) -> UntrustedProjectError:
-        return UntrustedProjectError(f"{self.path}: {table} row {number}: {problem}")
-
-    def prompts(self, conn: sqlite3.Connection) -> list[Prompt]:
-        found = []
-        rows = received.prompt_rows(conn)
-        for number, (pid, text, messages, source, tags) in enumerate(rows, 1):
-            try:
-                turns = (
-                    None if messages is None else messages_from(json_value(messages), "messages")
-                )
-                tag_list = json_value(tags)
-                if not isinstance(text, str) or not text.strip() or not isinstance(source, str):
-                    raise ValueError("text and source must be text")
-                if not isinstance(tag_list, list) or not all(isinstance(t, str) for t in tag_list):
-                    raise ValueError("tags must be a JSON list of strings")
-                for part in (text, source, *tag_list, *(m.content for m in turns or ())):
-                    if problem := storable(part):
-                        raise ValueError(f"the prompt {problem}")
-            except _UNREADABLE as exc:
-                raise self.fail("prompts", number, str(exc)) from None
-            if pid != prompt_id(text, turns):
-                raise self.fail("prompts", number, f"id {_shown(pid)} is not the hash of its text")
-            self.prompt_ids.add(pid)
-            if pid not in self.held.prompts:
-                found.append(
-                    Prompt(id=pid, text=text, messages=turns, source=source, tags=tuple(tag_list))
-                )
-        return found
-
-    def candidates(self, conn: sqlite3.Connection) -> list[Candidate]:
-        found = []
-        for number, row in enumerate(received.candidate_rows(conn), 1):
-            cid, pid, text, origin, model, preset, params, tokens, seconds = row
-            if pid not in self.prompt_ids and pid not in self.held.prompts:
-                raise self.fail(
-                    "candidates", number, f"its prompt {_shown(pid)} is in neither file"
-                )
-            if not isinstance(text, str) or cid != candidate_id(pid, text):
-                raise self.fail(
-                    "candidates", number, f"id {_shown(cid)} is not the hash of its text"
-                )
-            if problem := storable(text):
-                raise self.fail("candidates", number, f"the response {problem}")
-            self.candidate_ids.add(cid)
-            if cid in self.held.candidates:
-                continue
-            try:
-                values = json_value(params or "{}")
-                found.append(
-                    Candidate(
-                        id=cid,
-                        prompt_id=pid,
-                        text=text,
-                        origin=origin,
-                        model=model or "",
-                        preset=preset or "",
-                        params=values,
-                        token_count=tokens,
-                        gen_seconds=seconds,
-                    )
-                )
-            except _UNREADABLE as exc:
-                raise self.fail("candidates", number, str(exc).splitlines()[0]) from None
-        return found
-
-    def scores(self, conn: sqlite3.Connection, version: int) -> list[ScoreRow]:
-        """Score cards, each in its stored form (keys sorted, compact). A file from before
-        cards (schema 7 and older) holds a row per criterion: read as cards, a card's problem
-        named at its first row."""
-        if version < CARDS_SINCE:
-            self._check_criterion_rows(conn)
-        found = []
-        rows = received.card_rows(conn, version)
-        for cid, annotator, criteria, updated, first, made_under in rows:
-            try:
-                under = self.version(made_under)
-            except ValueError as exc:
-                raise self.fail(
-                    "scores", received.scores_row_number(conn, first), str(exc)
-                ) from None
-            problem = self._score_problem((cid, annotator, criteria, updated, under))
-            if problem:
-                raise self.fail("scores", received.scores_row_number(conn, first), problem)
-            found.append((cid, annotator, self.cards[(under, criteria)], updated, under))
-        return found
-
-    def _check_criterion_rows(self, conn: sqlite3.Connection) -> None:
-        """In a file from before cards: the first row whose criterion is not the rubric's or
-        whose value is not an integer on its scale, found in SQL and named exactly."""
-        scales = self._scales(self.version(1))
-        bad = received.first_bad_criterion_row(conn, scales)
-        if bad is not None:
-            problem = self._value_problem(bad[1], bad[2], scales)
-            raise self.fail("scores", received.scores_row_number(conn, bad[0]), str(problem))
-
-    def _score_problem(self, row: ScoreRow) -> str | None:
-        """What is wrong with a score card, if anything; a good card's stored form goes in
-        `self.cards` (each distinct text is checked once)."""
-        cid, annotator, criteria, updated, under = row
-        if cid not in self.candidate_ids and cid not in self.held.candidates:
-            return f"its candidate {_shown(cid)} is in neither file"
-        if type(annotator) is not str or not annotator.strip():
-            return "the annotator name is empty"
-        if annotator not in self.names:
-            if problem := name_problem(annotator):
-                return problem
-            self.names.add(annotator)
-        if problem := _time_problem(updated, self.latest):
-            return problem
-        if (under, criteria) in self.cards:
-            return None
-        try:
-            values = json_value(criteria)
-        except _UNREADABLE:
-            return f"criteria {_shown(criteria)} is not a JSON object"
-        if type(values) is not dict or not values:
-            return f"criteria {_shown(criteria)} is not a JSON object of scores"
-        scales = self._scales(under)
-        for criterion, value in values.items():
-            problem = self._value_problem(criterion, value, scales)
-            if problem:
-                return problem
-        self.cards[(under, criteria)] = card_json(values)
-        return None
-
-    def _value_problem(
-        self, criterion: object, value: object, scales: dict[str, Scale]
-    ) -> str | None:
-        scale = scales.get(criterion) if isinstance(criterion, str) else None
-        if scale is None:
-            return f"the rubric has no criterion {_shown(criterion)}"
-        if type(value) is not int or not scale.min <= value <= scale.max:
-            shown = _shown(value)
-            return f"{criterion} = {shown} is outside the scale {scale.min}..{scale.max}"
-        return None
-
-    def judgements(self, conn: sqlite3.Connection, version: int) -> list[JudgementRow]:
-        found = []
-        for number, row in enumerate(received.judgement_rows(conn, version), 1):
-            pid, annotator, diagnosis, flags, order, seconds, updated, made_under = row
-            try:
-                under = self.version(made_under)
-                if pid not in self.prompt_ids and pid not in self.held.prompts:
-                    raise ValueError(f"its prompt {_shown(pid)} is in neither file")
-                if not isinstance(annotator, str) or not annotator.strip():
-                    raise ValueError("the annotator name is empty")
-                if annotator not in self.names:
-                    if problem := name_problem(annotator):
-                        raise ValueError(problem)
-                    self.names.add(annotator)
-                flag_list = json_value(flags or "[]")
-                order_list = json_value(order or "[]")
-                if not isinstance(flag_list, list) or not set(flag_list) <= set(FLAGS):
-                    raise ValueError(f"unknown flags {_shown(flags)}")
-                if not isinstance(order_list, list) or not all(
-                    isinstance(x, str) for x in order_list
-                ):
-                    raise ValueError("display_order must be a JSON list of candidate ids")
-                if not isinstance(diagnosis or "", str):
-                    raise ValueError("the diagnosis must be text")
-                if problem := _time_problem(updated, self.latest):
-                    raise ValueError(problem)
-                if problem := diagnosis_problem(diagnosis or ""):
-                    raise ValueError(problem)
-                spent = float(seconds or 0)
-                if not 0 <= spent <= MAX_SECONDS_SPENT:
-                    raise ValueError(f"seconds_spent {_shown(seconds)} is not a duration")
-            except _UNREADABLE as exc:
-                raise self.fail("judgements", number, str(exc)) from None
-            found.append(
-                (
-                    pid,
-                    annotator,
-                    diagnosis or "",
-                    json.dumps(flag_list),
-                    json.dumps(order_list),
-                    spent,
-                    updated,
-                    under,
-                )
-            )
-        return found
-
-
 def _alone(held_names: set[str], names: list[set[str]]) -> list[bool]:
     """Per file: are its annotators in no other file and in none of the target's rows? Then
     all its rows are new, with nothing to compare them with."""
@@ -409,15 +165,17 @@ def _alone(held_names: set[str], names: list[set[str]]) -> list[bool]:
 def _write_scores(target: ProjectStore, incoming: list[_Incoming]) -> None:
     """Add new score cards and newer edits, every file's at once, in index order (sorted
     rows insert 3.5 times faster); the target's cards by the same annotators of the same
-    candidates are read once, not row by row."""
+    candidates are read once, not row by row. A card that loses to a newer one made under
+    another rubric version (a rescore) goes to the score history, whichever side held it."""
     names = [{row[1] for row in item.scores} for item in incoming]
-    held = {
-        (cid, annotator): (criteria, updated)
-        for cid, annotator, criteria, updated, _ in held_cards(
+    held: dict[tuple[str, str], ScoreRow] = {
+        (row[0], row[1]): row
+        for row in held_cards(
             target, {row[0] for item in incoming for row in item.scores}, set().union(*names)
         )
     }
     changes: list[ScoreRow] = []
+    replaced: list[ScoreRow] = []
     alone = _alone({key[1] for key in held}, names)
     for item, its_names, new in zip(incoming, names, alone, strict=True):
         summary = item.summary
@@ -427,59 +185,33 @@ def _write_scores(target: ProjectStore, incoming: list[_Incoming]) -> None:
             changes += item.scores
             continue
         for row in item.scores:
-            cid, annotator, criteria, updated, _ = row
+            cid, annotator, criteria, updated, version = row
             existing = held.get((cid, annotator))
             if existing is None:
                 summary.cards_added += 1
-            elif existing == (criteria, updated):
+            elif existing[2:4] == (criteria, updated):
                 continue
             else:
-                newer = (updated, criteria) > (existing[1], existing[0])
-                if existing[0] != criteria:
+                newer = (updated, criteria) > (existing[3], existing[2])
+                if existing[4] != version:
+                    replaced.append(existing if newer else row)
+                elif existing[2] != criteria:
                     kept = (
-                        f"kept the newer, of {max(updated, existing[1])[:19]}"
-                        if updated != existing[1]
+                        f"kept the newer, of {max(updated, existing[3])[:19]}"
+                        if updated != existing[3]
                         else f"both of {updated[:19]}: kept the same one whatever the order"
                     )
                     summary.conflicts.append(
                         f"{annotator} scored candidate {cid} differently "
-                        f"({_card_difference(existing[0], criteria)}): {kept}"
+                        f"({_card_difference(existing[2], criteria)}): {kept}"
                     )
                 if not newer:
                     continue
                 summary.cards_updated += 1
-            held[(cid, annotator)] = (criteria, updated)
+            held[(cid, annotator)] = row
             changes.append(row)
     write_cards(target, changes)
-
-
-MAX_SECONDS_SPENT = 7 * 24 * 3600
-"""The longest time one annotator can have spent on one item: a week."""
-
-MAX_CLOCK_SKEW = timedelta(days=1)
-"""How far in the future a received edit's time may be (another machine's clock)."""
-
-
-def _time_problem(value: object, latest: datetime) -> str | None:
-    """Why `value` is not the time of an edit: an ISO 8601 time with a time zone, not after
-    `latest` (newest-wins would keep a forged far-future edit for ever)."""
-    if type(value) is not str:
-        return "updated_at must be a timestamp"
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return f"updated_at {_shown(value)} is not an ISO 8601 time"
-    if moment.tzinfo is None:
-        return f"updated_at {_shown(value)} has no time zone"
-    if moment > latest:
-        return f"updated_at {_shown(value)} is in the future"
-    return None
-
-
-def _shown(value: object, limit: int = 60) -> str:
-    """A received value as an error message shows it: its repr, cut short."""
-    text = repr(value)
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+    keep_replaced(target, replaced)
 
 
 def _card_difference(first: str, second: str) -> str:

@@ -59,7 +59,8 @@ class AnnotationRows(RubricRows):
                 before = self._counted(row[0], row[1])
                 if row[1] != current:  # rescored under a newer version: keep the old card
                     self.db.execute(
-                        "insert into score_history (candidate_id, annotator, rubric_version, "
+                        "insert or ignore into score_history (candidate_id, annotator, "
+                        "rubric_version, "
                         "criteria, updated_at, replaced_at) select candidate_id, annotator, "
                         "rubric_version, criteria, updated_at, ? from scores "
                         "where candidate_id = ? and annotator = ?",

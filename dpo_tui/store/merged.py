@@ -11,6 +11,7 @@ from typing import Any
 
 from dpo_tui.store.bulk import insert_rows
 from dpo_tui.store.project import ProjectStore
+from dpo_tui.store.records import now
 
 ScoreRow = tuple[str, str, str, str, int]
 """candidate id, annotator, card (JSON, stored form), updated_at, rubric version"""
@@ -62,6 +63,16 @@ def write_cards(target: ProjectStore, rows: Sequence[ScoreRow]) -> None:
         "set criteria = excluded.criteria, updated_at = excluded.updated_at, "
         "rubric_version = excluded.rubric_version "
         "where (excluded.updated_at, excluded.criteria) > (scores.updated_at, scores.criteria)",
+    )
+
+
+def keep_replaced(target: ProjectStore, rows: Sequence[ScoreRow]) -> None:
+    """Keep cards a newer card of another rubric version replaced in the score history
+    (each once, however often it is merged)."""
+    target.db.conn.executemany(
+        "insert or ignore into score_history (candidate_id, annotator, criteria, updated_at, "
+        "rubric_version, replaced_at) values (?, ?, ?, ?, ?, ?)",
+        [(*row, now()) for row in sorted(rows)],
     )
 
 

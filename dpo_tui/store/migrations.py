@@ -288,6 +288,9 @@ def m009_rubric_versions(db: Database) -> None:
         },
         not_null={"candidate_id", "annotator", "rubric_version", "criteria", "updated_at"},
     )
+    _table(db, "score_history").create_index(
+        ["candidate_id", "annotator", "rubric_version", "criteria", "updated_at"], unique=True
+    )
 
 
 STEPS = (

@@ -175,7 +175,7 @@ def test_a_rescaled_criterion_is_stale_unless_mapped_linearly(hand_made):
 
 def test_a_removed_criterion_stops_counting(hand_made):
     store, ids = hand_made
-    start = GOOD.index("[[criteria]]\nkey = \"safety\"")
+    start = GOOD.index('[[criteria]]\nkey = "safety"')
     impact = revise_rubric(store, variant(GOOD[:start]), {})
     assert [(c.kind, c.key) for c in impact.step.changes] == [
         ("kept", "clarity"),

@@ -277,3 +277,44 @@ async def test_prompt_source_and_tags_are_shown_literally(app_project: Path, tmp
         title = app.screen.query_one("#prompt").border_title
         assert title is not None
         assert Content.from_markup(title).plain.endswith(f"{source} · {tag}")
+
+
+async def test_after_a_revision_the_annotator_rescores_only_what_it_needs(app_project: Path):
+    """Every item scored under version 1, then a criterion added: the needs-rescore filter
+    opens on them, shows the old values with only the new criterion empty, and scoring it
+    writes version 2 cards while the old ones go to the history."""
+    from dpo_tui.core.rubric import parse_rubric
+    from dpo_tui.services.revising import revise_rubric
+    from tests.services.test_revising import GOOD, TONE
+
+    with stored(app_project) as store:
+        for prompt in store.prompts():
+            for cand in store.candidates(prompt.id):
+                store.set_scores(cand.id, "alice", {"clarity": 4, "safety": 3})
+        revise_rubric(store, parse_rubric(GOOD + TONE, "v2.toml"), {})
+        waiting = store.needs_rescore("alice")
+    assert len(waiting) == 3
+    app = make_app(app_project, item_filter="needs-rescore")
+    async with app.run_test(size=(120, 40)) as pilot:
+        item = app.session.item
+        assert item is not None and item.prompt.id in waiting
+        assert "3 to score again" in str(app.screen.query_one("#progress", Static).render())
+        sliders = list(app.screen.query(RubricSlider))
+        shown = {(s.criterion.key, s.value) for s in sliders}
+        assert shown == {("clarity", 4), ("safety", 3), ("tone", None)}
+        await pilot.press(*"434" * len(item.candidates))
+        await pilot.pause()
+        assert "2 to score again" in str(app.screen.query_one("#progress", Static).render())
+    with stored(app_project) as store:
+        ids = [c.id for c in item.candidates]
+        cards = store.db.execute(
+            "select candidate_id, criteria, rubric_version from scores "
+            "where candidate_id in (select value from json_each(?))",
+            [json.dumps(ids)],
+        ).fetchall()
+        assert {(criteria, version) for _, criteria, version in cards} == {
+            ('{"clarity":4,"safety":3,"tone":4}', 2)
+        }
+        old = store.db.execute("select count(*), max(rubric_version) from score_history")
+        assert old.fetchone() == (len(ids), 1)
+        assert len(store.needs_rescore("alice")) == 2
