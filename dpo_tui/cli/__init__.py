@@ -29,6 +29,7 @@ from dpo_tui.cli import (  # noqa: E402, F401
     evaluating,
     exporting,
     generating,
+    gold,
     importing,
     merging,
     projects,

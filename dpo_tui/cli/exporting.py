@@ -60,6 +60,14 @@ from dpo_tui.store.project import ProjectStore
     help="Replace whatever --out holds (a folder with all its files, a file, or a link, "
     "never what it points to).",
 )
+@click.option(
+    "--exclude-annotator",
+    "excluded",
+    multiple=True,
+    metavar="NAME",
+    help="Leave this annotator's judgements out before pairs are formed (an item others "
+    "judged too is decided by them); repeatable; recorded in the manifest.",
+)
 def export(
     project: Path,
     format_name: str,
@@ -72,6 +80,7 @@ def export(
     conversational: bool,
     new_only: bool,
     force: bool,
+    excluded: tuple[str, ...],
 ) -> None:
     """Export preference pairs with a train/validation split that never leaks a prompt.
 
@@ -92,6 +101,7 @@ def export(
             conversational=conversational,
             new_only=new_only,
             force=force,
+            exclude_annotators=excluded,
         )
     say(
         f"Round {entry.number}: {entry.train_pairs} train + {entry.validation_pairs} validation "
@@ -99,6 +109,8 @@ def export(
     )
     if entry.disputed_excluded:
         say(f"{entry.disputed_excluded} disputed pairs left out (annotators disagree).")
+    if excluded:
+        say(f"Left out the judgements of {', '.join(sorted(set(excluded)))}.")
     for name in entry.files:
         say(f"  {name}")
 

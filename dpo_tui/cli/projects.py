@@ -66,7 +66,11 @@ def _print_status(summary: ProjectStatus) -> None:
     table.add_column()
     rows = [
         ("annotator", summary.annotator),
-        ("rubric", f"{summary.rubric_name} (sha256 {summary.rubric_sha256[:12]})"),
+        (
+            "rubric",
+            f"{summary.rubric_name}, version {summary.rubric_version} "
+            f"(sha256 {summary.rubric_sha256[:12]})",
+        ),
         ("prompts", f"{summary.prompts} ({summary.conversational_prompts} conversational)"),
         (
             "candidates",

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import click
+from rich.console import RenderableType
 
 from dpo_tui.cli import PROJECT, cli
 from dpo_tui.cli.options import json_option, min_margin_option, policy_option
@@ -27,30 +31,43 @@ from dpo_tui.store.project import ProjectStore
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write the report as one self-contained HTML file with charts.",
 )
+@click.option(
+    "--rubric-health",
+    is_flag=True,
+    help="Instead: per criterion, agreement, how well it separates responses, how often it "
+    "decides a pair, correlations with the others and with length, disputes, and advice.",
+)
+@click.option(
+    "--annotators",
+    "cards",
+    is_flag=True,
+    help="Instead: a report card per annotator (speed, gold accuracy, agreement with the "
+    "others, biases, diagnosis quality, drift) with warnings.",
+)
 def report(
     project: Path,
     as_json: bool,
     policy: PairPolicyName | None,
     min_margin: float | None,
     html_path: Path | None,
+    rubric_health: bool,
+    cards: bool,
 ) -> None:
     """Quality report: counts, duplicates, score and margin distributions, length and position
-    bias, winning decoding presets, annotator load, and warnings in plain words."""
-    from dpo_tui.render.terminal import render
-    from dpo_tui.services.reporting import project_report
-
+    bias, winning decoding presets, annotator load, and warnings in plain words. With
+    --rubric-health, which criteria of the rubric are noisy, flat, redundant or reward length;
+    with --annotators, a report card per annotator (in the terminal, --json and --html alike)."""
+    if rubric_health and cards:
+        raise DpoError("--rubric-health and --annotators are two reports: ask for one")
     with ProjectStore.open(project, read_only=True) as store:
-        result = project_report(store, policy, min_margin)
-        rubric_name = store.rubric.rubric.name
+        view = _view(store, str(project), policy, min_margin, rubric_health, cards)
     if as_json:
-        click.echo(json_dumps(result.model_dump()))
+        click.echo(json_dumps(view.data))
     else:
-        for part in render(result, str(project)):
+        for part in view.parts:
             out.print(part, soft_wrap=False)
     if html_path is not None:
-        from dpo_tui.render.html import render_html
-
-        page = render_html(result, str(project), rubric_name)
+        page = view.html()
 
         def write(path: Path) -> None:
             path.write_text(page, "utf-8")
@@ -61,3 +78,53 @@ def report(
             raise DpoError(f"cannot write {html_path}: {exc.strerror or exc}") from exc
         # With --json, stdout stays pure JSON.
         say(f"HTML report written to {html_path}", console=err if as_json else out)
+
+
+@dataclass(frozen=True)
+class _View:
+    """One report, ready for each output."""
+
+    data: dict[str, Any]
+    parts: Iterable[RenderableType]
+    html: Callable[[], str]
+
+
+def _view(
+    store: ProjectStore,
+    project: str,
+    policy: PairPolicyName | None,
+    min_margin: float | None,
+    rubric_health: bool,
+    cards: bool,
+) -> _View:
+    """The report asked for, computed from `store` (rendered after it closes)."""
+    from dpo_tui.services import reporting
+
+    if rubric_health:
+        from dpo_tui.render.health import render_health, render_health_html
+
+        health = reporting.rubric_health_report(store)
+        return _View(
+            health.model_dump(),
+            render_health(health, project),
+            lambda: render_health_html(health, project),
+        )
+    if cards:
+        from dpo_tui.render.cards import render_cards, render_cards_html
+
+        found = reporting.annotator_cards_report(store)
+        return _View(
+            found.model_dump(),
+            render_cards(found, project),
+            lambda: render_cards_html(found, project),
+        )
+    from dpo_tui.render.html import render_html
+    from dpo_tui.render.terminal import render
+
+    result = reporting.project_report(store, policy, min_margin)
+    rubric_name = store.rubric.rubric.name
+    return _View(
+        result.model_dump(),
+        render(result, project),
+        lambda: render_html(result, project, rubric_name),
+    )

@@ -30,15 +30,29 @@ from dpo_tui.store.project import ProjectStore
     help="Folder for the per-annotator files.",
 )
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the split.")
-def assign(project: Path, annotators: str, overlap: float, out: Path, seed: int) -> None:
-    """Split a project into one file per annotator, with an overlapping share for agreement."""
+@click.option(
+    "--gold",
+    "gold_items",
+    default=0,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Put this many of the project's gold items in every annotator's file, at random "
+    "places, without their reference (see `dpo-tui gold add`).",
+)
+def assign(
+    project: Path, annotators: str, overlap: float, out: Path, seed: int, gold_items: int
+) -> None:
+    """Split a project into one file per annotator, with an overlapping share for agreement
+    (and, with --gold, the same gold items in every file, indistinguishable from the rest)."""
     from dpo_tui.services.team import assign as assign_files
 
     names = [name.strip() for name in annotators.split(",") if name.strip()]
     with ProjectStore.open(project, read_only=True) as store:
-        result = assign_files(store, names, overlap, out, seed)
+        result = assign_files(store, names, overlap, out, seed, gold=gold_items)
     for name, path in result.files.items():
         say(f"{path}: {result.items[name]} prompts for {name}")
+    if result.gold:
+        say(f"  each with the same {result.gold} gold items among them")
     for (a, b), count in result.shared.items():
         say(f"  {a} and {b} share {count} prompts")
     say(

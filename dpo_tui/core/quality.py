@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from dpo_tui.core.agreement import pair_direction_agreement
+from dpo_tui.core.agreement import DEFAULT_TARGET, pair_direction_agreement
 from dpo_tui.core.agreement_report import AgreementReport, agreement_report
+from dpo_tui.core.dedup import NEAR_DUPLICATE
 from dpo_tui.core.models import CANDIDATE_LABELS, Rubric
 from dpo_tui.core.pairs import ProjectPair
 from dpo_tui.core.scoring import JudgedTotals, total
@@ -405,7 +406,7 @@ def _warnings(report: QualityReport) -> list[ReportWarning]:
         count = len(report.near_duplicate_prompts)
         warn(
             "near_duplicate_prompts",
-            f"Near-duplicate prompts (>= 0.9 similar): {count} "
+            f"Near-duplicate prompts (>= {NEAR_DUPLICATE} similar): {count} "
             f"pair{_s(count)}; the split keeps them on one side; consider removing copies.",
             count,
         )
@@ -423,7 +424,8 @@ def _warnings(report: QualityReport) -> list[ReportWarning]:
         share = disputed / all_pairs
         warn(
             "disputed",
-            f"{share:.0%} of pairs are disputed between annotators (target: 70%+ "
+            f"{share:.0%} of pairs are disputed between annotators (target: "
+            f"{DEFAULT_TARGET:.0%}+ "
             "agreement): tighten the rubric or adjudicate.",
             share,
         )

@@ -35,6 +35,7 @@ from matplotlib.ticker import MaxNLocator, PercentFormatter
 
 from dpo_tui import __version__
 from dpo_tui.core.agreement import ALPHA_ACCEPTABLE, DEFAULT_TARGET
+from dpo_tui.core.dedup import NEAR_DUPLICATE
 from dpo_tui.core.quality import LENGTH_BIAS_WARNING, QualityReport
 from dpo_tui.core.safe_text import visible
 
@@ -68,7 +69,7 @@ def _shown(value: object) -> object:
     return value if hasattr(value, "__html__") else visible(str(value))
 
 
-_TEMPLATES = jinja2.Environment(
+TEMPLATES = jinja2.Environment(
     loader=jinja2.PackageLoader("dpo_tui.render", "templates"),
     autoescape=True,
     undefined=jinja2.StrictUndefined,
@@ -76,12 +77,12 @@ _TEMPLATES = jinja2.Environment(
     lstrip_blocks=True,
     finalize=_shown,
 )
-_TEMPLATES.filters["pct"] = _pct
+TEMPLATES.filters["pct"] = _pct
 
 
 def render_html(report: QualityReport, project: str, rubric_name: str) -> str:
     """The whole report as one HTML document that needs nothing but a browser, offline."""
-    page = _TEMPLATES.get_template("report.html.j2").render(
+    page = TEMPLATES.get_template("report.html.j2").render(
         project=project,
         rubric_name=rubric_name,
         version=__version__,
@@ -101,6 +102,7 @@ def render_html(report: QualityReport, project: str, rubric_name: str) -> str:
         near_identical_candidates=_near_identical_candidates(report),
         length_warning=LENGTH_BIAS_WARNING,
         agreement_target=DEFAULT_TARGET,
+        near_duplicate=NEAR_DUPLICATE,
     )
     # markupsafe spells `"` and `'` as `&#34;` and `&#39;`; keep the page's spelling, that of
     # `html.escape`. Same characters, and only the escaper writes these: a `&` from the data is

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -10,6 +11,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from dpo_tui.core.agreement import ALPHA_ACCEPTABLE
 from dpo_tui.core.quality import QualityReport
 from dpo_tui.core.safe_text import visible
 
@@ -95,7 +97,7 @@ def render(report: QualityReport, project: str) -> Iterator[RenderableType]:
             ],
         )
     if report.agreement is not None:
-        yield from _agreement(report)
+        yield from _agreement(report, project)
     if report.near_duplicate_prompts:
         shown = report.near_duplicate_prompts[:10]
         yield _table(
@@ -135,7 +137,7 @@ def _number(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
-def _agreement(report: QualityReport) -> Iterator[RenderableType]:
+def _agreement(report: QualityReport, project: str) -> Iterator[RenderableType]:
     agreement = report.agreement
     assert agreement is not None
     style = "green" if agreement.meets_target else "yellow"
@@ -177,3 +179,13 @@ def _agreement(report: QualityReport) -> Iterator[RenderableType]:
             for c in agreement.criteria
         ],
     )
+    low = [c for c in agreement.criteria if c.alpha is not None and c.alpha < ALPHA_ACCEPTABLE]
+    if low:
+        named = ", ".join(f"{c.criterion} {c.alpha:.2f}" for c in low)
+        yield Text(
+            visible(
+                f"Criteria below alpha {ALPHA_ACCEPTABLE}: {named}. What to tighten: "
+                f"dpo-tui report {shlex.quote(project)} --rubric-health"
+            ),
+            style="yellow",
+        )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 from dpo_tui import __version__
@@ -49,6 +50,7 @@ def export_dataset(
     conversational: bool = False,
     new_only: bool = False,
     force: bool = False,
+    exclude_annotators: Sequence[str] = (),
 ) -> ExportRound:
     """Export the project's pairs as a new round: files, manifest, and a round record.
 
@@ -57,6 +59,12 @@ def export_dataset(
     recorded. `out` must be missing or an empty folder; with `force`, whatever is there (a
     folder, a file, a link itself, never what it points to) is replaced whole."""
     target = Path(os.path.abspath(out))
+    unknown = sorted(set(exclude_annotators) - set(store.annotator_names()))
+    if unknown:
+        raise DpoError(
+            f"--exclude-annotator {unknown[0]}: no such annotator in {store.path}",
+            hint=f"its annotators: {', '.join(store.annotator_names()) or 'none yet'}",
+        )
     _check_export_target(store, out, target, force)
     target.parent.mkdir(parents=True, exist_ok=True)
     staged = staging_folder(target)
@@ -76,6 +84,7 @@ def export_dataset(
                 min_margin=min_margin,
                 conversational=conversational,
                 new_only=new_only,
+                exclude_annotators=exclude_annotators,
             )
             make_public(staged)
             # checked again under the lock: another export of this project may have written
@@ -148,10 +157,11 @@ def _write_round(
     min_margin: float | None,
     conversational: bool,
     new_only: bool,
+    exclude_annotators: Sequence[str],
 ) -> ExportRound:
     """Write the next round's files, then its manifest.json, into `folder`; returns the round
     to record (called under the write lock, so its number is the one `record_round` gives)."""
-    pair_set = collect_pairs(store, policy, min_margin)
+    pair_set = collect_pairs(store, policy, min_margin, exclude_annotators)
     earlier_rounds = store.rounds()
     earlier = {key for r in earlier_rounds for key in r.pair_keys}
     pairs = pair_set.exportable
@@ -198,6 +208,7 @@ def _write_round(
         "rubric": rubric.name,
         "conversational": conversational,
         "new_only": new_only,
+        "excluded_annotators": sorted(exclude_annotators),
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     return entry

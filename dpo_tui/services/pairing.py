@@ -10,8 +10,9 @@ gives the resolver's pair (`adjudicated`), or none.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 
 from dpo_tui.core.models import (
@@ -26,6 +27,7 @@ from dpo_tui.core.models import (
     Rubric,
 )
 from dpo_tui.core.pairs import AnnotatorPair, ProjectPair, extract_pairs
+from dpo_tui.core.revision import RevisionStep
 from dpo_tui.core.scoring import JudgedTotals, total, vetoes
 from dpo_tui.store.bulk import collector_paused
 from dpo_tui.store.project import ProjectStore
@@ -63,7 +65,8 @@ class ProjectAnnotations:
     """Everything annotators recorded in a project, read in a few whole-table queries
     (per-prompt queries cost minutes on a merged team project), without candidate texts."""
 
-    prompts: list[Prompt]
+    prompt_ids: list[str]
+    """every prompt id, in import order"""
     candidate_ids: dict[str, list[str]]
     """prompt id -> its candidates' ids, in the order they were added"""
     scores: dict[tuple[str, str], dict[str, dict[str, int]]]
@@ -78,7 +81,7 @@ class ProjectAnnotations:
         rubric = store.rubric
         scores = store.scores_by_item()
         return cls(
-            prompts=list(store.prompts()),
+            prompt_ids=store.prompt_ids_in_order(),
             candidate_ids=store.candidate_ids_by_prompt(),
             scores=scores,
             judgements=store.judgements_by_item(),
@@ -86,6 +89,43 @@ class ProjectAnnotations:
                 key: {cid: total(rubric, values) for cid, values in item.items()}
                 for key, item in scores.items()
             },
+        )
+
+    def revised(self, rubric: Rubric, step: RevisionStep) -> ProjectAnnotations:
+        """These annotations as they count after the revision `step` to `rubric` (each
+        distinct card translated once), without reading the project again."""
+        translated: dict[int, dict[str, int]] = {}
+        scores: dict[tuple[str, str], dict[str, dict[str, int]]] = {}
+        for key, item in self.scores.items():
+            cards = {}
+            for cid, card in item.items():
+                done = translated.get(id(card))
+                if done is None:
+                    done = translated[id(card)] = step.translate(card)
+                cards[cid] = done
+            scores[key] = cards
+        return ProjectAnnotations(
+            prompt_ids=self.prompt_ids,
+            candidate_ids=self.candidate_ids,
+            scores=scores,
+            judgements=self.judgements,
+            totals={
+                key: {cid: total(rubric, values) for cid, values in item.items()}
+                for key, item in scores.items()
+            },
+        )
+
+    def without(self, annotators: Collection[str]) -> ProjectAnnotations:
+        """These annotations less everything `annotators` recorded (an item several judged
+        is then decided by the others)."""
+        if not annotators:
+            return self
+        left = set(annotators)
+        return dataclasses.replace(
+            self,
+            scores={k: v for k, v in self.scores.items() if k[1] not in left},
+            judgements={k: v for k, v in self.judgements.items() if k[1] not in left},
+            totals={k: v for k, v in self.totals.items() if k[1] not in left},
         )
 
     def judged(self) -> list[tuple[str, str]]:
@@ -134,12 +174,16 @@ def judge_pairs(
 
 @collector_paused()
 def collect_pairs(
-    store: ProjectStore, policy: PairPolicyName | None = None, min_margin: float | None = None
+    store: ProjectStore,
+    policy: PairPolicyName | None = None,
+    min_margin: float | None = None,
+    exclude: Collection[str] = (),
 ) -> PreferencePairs:
-    """`judge_pairs` with the prompts' and candidates' texts: what export writes."""
-    annotations = ProjectAnnotations.load(store)
+    """`judge_pairs` with the prompts' and candidates' texts: what export writes; without
+    what the annotators in `exclude` recorded."""
+    annotations = ProjectAnnotations.load(store).without(exclude)
     judged = judge_pairs(store, policy, min_margin, annotations)
-    prompts = {p.id: p for p in annotations.prompts}
+    prompts = {p.id: p for p in store.prompts()}
     candidates = {c.id: c for group in store.candidates_by_prompt().values() for c in group}
     return PreferencePairs(
         [_preference(pair, prompts[pair.prompt_id], candidates) for pair in judged.pairs],
@@ -155,13 +199,13 @@ def _judged_items(
     annotators: dict[str, list[str]] = {}
     for pid, annotator in annotations.judged():
         annotators.setdefault(pid, []).append(annotator)
-    for prompt in annotations.prompts:
-        candidates = annotations.candidate_ids.get(prompt.id, [])
-        if len(candidates) < 2 or prompt.id not in annotators:
+    for prompt_id in annotations.prompt_ids:
+        candidates = annotations.candidate_ids.get(prompt_id, [])
+        if len(candidates) < 2 or prompt_id not in annotators:
             continue
         judged = []
-        for annotator in annotators[prompt.id]:
-            key = (prompt.id, annotator)
+        for annotator in annotators[prompt_id]:
+            key = (prompt_id, annotator)
             judgement = annotations.judgements.get(key)
             judged.append(
                 _Judged(
@@ -172,20 +216,50 @@ def _judged_items(
                     judgement.flags if judgement else (),
                 )
             )
-        yield prompt.id, candidates, judged
+        yield prompt_id, candidates, judged
 
 
-def _combine(
-    rubric: Rubric,
-    prompt_id: str,
-    judged: list[_Judged],
-    outcomes: dict[str, tuple[AnnotatorPair, ...]],
-) -> list[ProjectPair]:
+@collector_paused()
+def exportable_pair_keys(
+    store: ProjectStore, annotations: ProjectAnnotations
+) -> set[tuple[str, str, str]]:
+    """(prompt id, chosen id, rejected id) of every pair `judge_pairs` gives that is not
+    disputed, without making the pairs themselves: to compare two rubric versions quickly."""
+    rubric = store.rubric
+    resolutions = store.resolutions()
+    keys = set()
+    for prompt_id, candidates, judged in _judged_items(annotations):
+        resolution = resolutions.get(prompt_id)
+        if resolution is not None:
+            resolved = _resolved(candidates, resolution)
+            if resolved is not None:
+                keys.add((prompt_id, *resolved))
+            continue
+        outcomes = {
+            one.annotator: extract_pairs(
+                rubric,
+                [(cid, one.scores.get(cid, {})) for cid in candidates],
+                one.flags,
+                totals=one.totals,
+            ).pairs
+            for one in judged
+        }
+        keys |= {
+            (prompt_id, chosen, rejected)
+            for (chosen, rejected), _, status in _decided(rubric, judged, outcomes)
+            if status != "disputed"
+        }
+    return keys
+
+
+def _decided(
+    rubric: Rubric, judged: list[_Judged], outcomes: dict[str, tuple[AnnotatorPair, ...]]
+) -> Iterator[tuple[tuple[str, str], list[tuple[str, AnnotatorPair]], PairStatus]]:
+    """Each pair some annotator made: (chosen, rejected), who made it and how, its status."""
     makers: dict[tuple[str, str], list[tuple[str, AnnotatorPair]]] = {}
     for annotator, choices in outcomes.items():
         for choice in choices:
             makers.setdefault((choice.chosen, choice.rejected), []).append((annotator, choice))
-    pairs = []
     for (chosen, rejected), made in makers.items():
         names = {annotator for annotator, _ in made}
         others = [j for j in judged if j.annotator not in names]
@@ -195,11 +269,31 @@ def _combine(
             status = "agreed"
         else:
             status = "disputed"
+        yield (chosen, rejected), made, status
+
+
+def _combine(
+    rubric: Rubric,
+    prompt_id: str,
+    judged: list[_Judged],
+    outcomes: dict[str, tuple[AnnotatorPair, ...]],
+) -> list[ProjectPair]:
+    pairs = []
+    for (chosen, rejected), made, status in _decided(rubric, judged, outcomes):
+        names = {annotator for annotator, _ in made}
         margin = round(sum(c.margin for _, c in made) / len(made), 4)
         by_veto = any(c.by_veto for _, c in made)
         voters = [j for j in judged if j.annotator in names]
         pairs.append(_pair(prompt_id, chosen, rejected, voters, margin, by_veto, status))
     return pairs
+
+
+def _resolved(candidates: list[str], resolution: Resolution) -> tuple[str, str] | None:
+    """The resolver's (chosen, rejected), or None for "no pair" (or a candidate gone)."""
+    chosen, rejected = resolution.chosen_id, resolution.rejected_id
+    if chosen is None or rejected is None or chosen not in candidates or rejected not in candidates:
+        return None
+    return chosen, rejected
 
 
 def _pair(
@@ -266,9 +360,10 @@ def _adjudicated(
     resolution: Resolution,
 ) -> list[ProjectPair]:
     """The resolver's pair (or none) in place of the annotators' pairs for this prompt."""
-    chosen, rejected = resolution.chosen_id, resolution.rejected_id
-    if chosen is None or rejected is None or chosen not in candidates or rejected not in candidates:
+    resolved = _resolved(candidates, resolution)
+    if resolved is None:
         return []
+    chosen, rejected = resolved
     margins = []
     for one in judged:
         high, low = one.totals.get(chosen), one.totals.get(rejected)

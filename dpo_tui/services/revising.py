@@ -13,7 +13,7 @@ from dpo_tui.core.revision import Lineage, RescaleRule, RevisionError, RevisionS
 from dpo_tui.core.rubric import LoadedRubric
 from dpo_tui.core.safe_text import storable
 from dpo_tui.errors import DpoError
-from dpo_tui.services.pairing import ProjectAnnotations, ProjectPairs, judge_pairs
+from dpo_tui.services.pairing import ProjectAnnotations, exportable_pair_keys
 from dpo_tui.store.project import ProjectStore
 from dpo_tui.store.records import RubricVersion
 
@@ -95,21 +95,23 @@ def revise_rubric(
     except RevisionError as exc:
         raise DpoError(str(exc)) from None
     before = store.lineage
-    old_pairs, old_annotations = _pairs(store)
+    old_annotations = ProjectAnnotations.load(store)
+    old_pairs = exportable_pair_keys(store, old_annotations)
+    new_annotations = old_annotations.revised(rubric.rubric, step)
     with _previewed(store, rubric, before.extended(rubric.rubric, step)):
-        new_pairs, new_annotations = _pairs(store)
-        rescore = {name: len(store.needs_rescore(name)) for name in _annotators(new_annotations)}
+        new_pairs = exportable_pair_keys(store, new_annotations)
+    rescore = _rescore(new_annotations, [c.key for c in rubric.rubric.criteria])
     impact = RevisionImpact(
         from_version=before.current,
         to_version=before.current + 1,
         step=step,
         pairs=_pair_changes(old_pairs, new_pairs),
-        rescore={name: count for name, count in rescore.items() if count},
+        rescore=rescore,
         criteria=_criterion_counts(before, step, old_annotations, new_annotations),
         rounds_changed=[
             entry.number
             for entry in store.rounds()
-            if not {tuple(key) for key in entry.pair_keys} <= _keys(new_pairs)
+            if not {tuple(key) for key in entry.pair_keys} <= new_pairs
         ],
     )
     if dry_run:
@@ -130,23 +132,18 @@ def _previewed(store: ProjectStore, rubric: LoadedRubric, lineage: Lineage) -> I
         store.preview_rubric(*saved)
 
 
-def _pairs(store: ProjectStore) -> tuple[ProjectPairs, ProjectAnnotations]:
-    annotations = ProjectAnnotations.load(store)
-    return judge_pairs(store, annotations=annotations), annotations
+def _rescore(annotations: ProjectAnnotations, keys: list[str]) -> dict[str, int]:
+    """annotator -> items whose cards, read under the new version (all made under an older
+    one), lack one of its criteria: what `needs_rescore` will list once it is written."""
+    wanted = set(keys)
+    found: dict[str, int] = {}
+    for (_, annotator), cards in annotations.scores.items():
+        if any(not wanted <= card.keys() for card in cards.values()):
+            found[annotator] = found.get(annotator, 0) + 1
+    return found
 
 
-def _annotators(annotations: ProjectAnnotations) -> list[str]:
-    return sorted({annotator for _, annotator in annotations.judged()})
-
-
-def _keys(pairs: ProjectPairs) -> set[PairKey]:
-    return {
-        (p.prompt_id, p.chosen_id, p.rejected_id) for p in pairs.pairs if p.status != "disputed"
-    }
-
-
-def _pair_changes(old: ProjectPairs, new: ProjectPairs) -> PairChanges:
-    before, after = _keys(old), _keys(new)
+def _pair_changes(before: set[PairKey], after: set[PairKey]) -> PairChanges:
     flipped = {(pid, rejected, chosen) for pid, chosen, rejected in before} & after
     kept = before & after
     return PairChanges(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
+import random
 import sqlite3
 import uuid
 from dataclasses import dataclass
@@ -28,6 +29,8 @@ class Assignment:
     files: dict[str, Path]
     items: dict[str, int]
     shared: dict[tuple[str, str], int]
+    gold: int = 0
+    """gold items in every file"""
 
 
 def plan(
@@ -58,15 +61,27 @@ def plan(
 
 
 def assign(
-    source: ProjectStore, annotators: list[str], overlap: float, out: Path, seed: int = 0
+    source: ProjectStore,
+    annotators: list[str],
+    overlap: float,
+    out: Path,
+    seed: int = 0,
+    gold: int = 0,
 ) -> Assignment:
     """Write `out/<annotator>.dpo` for each annotator, each with its prompts, candidates and
     the project's rubric versions: all built under temporary names in `out`, then renamed
-    into place, or none at all."""
+    into place, or none at all. With `gold`, that many of the project's gold items (the same
+    in every file, at places of their own in each) join the prompts; their reference stays
+    in the project."""
     with_candidates = [p.id for p in source.prompts() if source.candidates(p.id)]
     if not with_candidates:
         raise ProjectError(f"{source.path}: no prompt has candidates yet; nothing to assign")
-    given = plan(with_candidates, annotators, overlap, seed)
+    seeded = _gold_items(source, with_candidates, gold, seed)
+    regular = [pid for pid in with_candidates if pid not in set(seeded)]
+    given = plan(regular, annotators, overlap, seed)
+    order = {pid: index for index, pid in enumerate(with_candidates)}
+    for name in annotators:  # the project's order, the gold items at places of their own
+        given[name] = _placed(sorted(given[name], key=order.__getitem__), seeded, f"{seed}:{name}")
     unsafe = [name for name in annotators if name in (".", "..") or Path(name).name != name]
     if unsafe:
         raise ProjectError(
@@ -78,6 +93,7 @@ def assign(
     _refuse_existing(list(targets.values()), "choose another --out folder")
     rubric = parse_rubric(source.meta.rubric_text, f"{source.path} (stored rubric)")
     history = source.rubric_versions()
+    prompts = {p.id: p for p in source.prompts()}
     assignment_id = uuid.uuid4().hex
     try:
         with staging(out / "assign") as folder:
@@ -89,8 +105,7 @@ def assign(
                     assignment_id=assignment_id,
                     history=history,
                 ) as store:
-                    wanted = set(given[name])
-                    store.add_prompts([p for p in source.prompts() if p.id in wanted])
+                    store.add_prompts([prompts[pid] for pid in given[name]])
                     for pid in given[name]:
                         store.add_candidates(source.candidates(pid))
             _move_all(
@@ -105,7 +120,37 @@ def assign(
     shared = {
         (a, b): len(set(given[a]) & set(given[b])) for a, b in itertools.combinations(annotators, 2)
     }
-    return Assignment(assignment_id, targets, {n: len(given[n]) for n in annotators}, shared)
+    return Assignment(
+        assignment_id, targets, {n: len(given[n]) for n in annotators}, shared, len(seeded)
+    )
+
+
+def _gold_items(
+    source: ProjectStore, with_candidates: list[str], count: int, seed: int
+) -> list[str]:
+    """`count` of the project's gold items (those with candidates), chosen by `seed`."""
+    if not count:
+        return []
+    held = set(with_candidates)
+    usable = [pid for pid in source.gold() if pid in held]
+    if len(usable) < count:
+        raise ProjectError(
+            f"{source.path}: --gold {count}, but the project has {len(usable)} gold items "
+            "with candidates",
+            hint="add more with `dpo-tui gold add`, or ask for fewer",
+        )
+    return sorted(usable, key=lambda p: hashlib.sha256(f"gold:{seed}:{p}".encode()).digest())[
+        :count
+    ]
+
+
+def _placed(prompts: list[str], seeded: list[str], seed: str) -> list[str]:
+    """`prompts` with each of `seeded` put at a random place (the same seed, the same places)."""
+    rng = random.Random(hashlib.sha256(seed.encode()).digest())
+    placed = list(prompts)
+    for pid in seeded:
+        placed.insert(rng.randint(0, len(placed)), pid)
+    return placed
 
 
 def _refuse_existing(paths: list[Path], hint: str) -> None:

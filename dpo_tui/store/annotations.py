@@ -113,6 +113,15 @@ class AnnotationRows(RubricRows):
             )
         ]
 
+    def annotator_names(self) -> list[str]:
+        """Everyone who scored or judged anything in the project, sorted."""
+        return [
+            row[0]
+            for row in self.db.execute(
+                "select annotator from judgements union select annotator from scores order by 1"
+            )
+        ]
+
     def score_tally(self, annotator: str) -> dict[str, Counter[int]]:
         """criterion -> how often the annotator gave each value (every score card)."""
         tally: dict[str, Counter[int]] = {}

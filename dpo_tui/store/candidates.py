@@ -111,6 +111,11 @@ class CandidateRows(StoreBase):
                 rows[index] = (row[0], row[1], len(text.fetchone()[0]), *row[3:])
         return rows
 
+    def candidate_lengths(self) -> dict[str, int]:
+        """candidate id -> its length in characters (a text holding a NUL character, which
+        dpo-tui refuses to store but an old file may hold, counts up to it)."""
+        return dict(self.db.execute("select id, length(text) from candidates"))
+
     def delete_candidates(self, prompt_ids: Sequence[str]) -> int:
         """Remove the candidates of these prompts; refuses (changing nothing) if any is scored."""
         ids = json.dumps(list(prompt_ids))

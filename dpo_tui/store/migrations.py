@@ -293,6 +293,26 @@ def m009_rubric_versions(db: Database) -> None:
     )
 
 
+def m010_gold(db: Database) -> None:
+    """Gold items: a lead's reference pair (and optional reference scores) for an item, never
+    copied into an annotator's file."""
+    _table(db, "gold").create(
+        {
+            "prompt_id": str,
+            "chosen_id": str,
+            "rejected_id": str,
+            "scores": str,  # JSON: candidate id -> criterion -> reference value
+            "explanation": str,
+            "author": str,
+            "rubric_version": int,
+            "created_at": str,
+        },
+        pk="prompt_id",
+        foreign_keys=[("prompt_id", "prompts", "id")],
+        not_null={"chosen_id", "rejected_id", "scores", "explanation", "author", "created_at"},
+    )
+
+
 STEPS = (
     m001_initial,
     m002_import_log,
@@ -303,6 +323,7 @@ STEPS = (
     m007_prompt_near_duplicates,
     m008_score_cards,
     m009_rubric_versions,
+    m010_gold,
 )
 SCHEMA_VERSION = len(STEPS)
 CARDS_SINCE = STEPS.index(m008_score_cards) + 1

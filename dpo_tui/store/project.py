@@ -19,6 +19,7 @@ from dpo_tui.store import connection
 from dpo_tui.store.annotations import AnnotationRows
 from dpo_tui.store.base import StoreBase
 from dpo_tui.store.candidates import CandidateRows
+from dpo_tui.store.gold import GoldRows
 from dpo_tui.store.migrations import (
     KNOWN,
     SCHEMA_VERSION,
@@ -37,7 +38,7 @@ from dpo_tui.store.records import (
 from dpo_tui.store.values import stored_json
 
 
-class ProjectStore(PromptRows, CandidateRows, AnnotationRows, StoreBase):
+class ProjectStore(PromptRows, CandidateRows, AnnotationRows, GoldRows, StoreBase):
     """A project file. Use `create` or `open`, then as a context manager or `close()`."""
 
     # -- opening -------------------------------------------------------------
@@ -262,6 +263,7 @@ class ProjectStore(PromptRows, CandidateRows, AnnotationRows, StoreBase):
             annotator=meta.annotator,
             rubric_name=self.rubric.name,
             rubric_sha256=meta.rubric_sha256,
+            rubric_version=self.rubric_version,
             schema_version=meta.schema_version,
             prompts=count("select count(*) from prompts"),
             conversational_prompts=count("select count(*) from prompts where messages is not null"),

@@ -94,6 +94,7 @@ class ProjectStatus(BaseModel):
     annotator: str
     rubric_name: str
     rubric_sha256: str
+    rubric_version: int
     schema_version: int
     prompts: int
     conversational_prompts: int

@@ -17,6 +17,7 @@ from dpo_tui.services.pairing import judge_pairs
 from dpo_tui.services.revising import revise_rubric
 from dpo_tui.store.project import ProjectStore
 from tests.conftest import DATA
+from tests.tui.conftest import disputed  # noqa: F401
 
 GOOD = (DATA / "rubrics" / "good.toml").read_text()
 TONE = """
@@ -254,3 +255,17 @@ def test_an_older_file_gets_its_rubric_as_version_one(app_project: Path):
     with ProjectStore.open(app_project) as store:
         [version] = store.rubric_versions()
         assert version.number == 1 and version.sha256 == store.meta.rubric_sha256
+
+
+def test_the_quick_pair_keys_are_the_exportable_pairs(disputed: Path):  # noqa: F811
+    """What a dry run compares (`exportable_pair_keys`) is what `judge_pairs` exports, on a
+    merged project with disputed, agreed and single pairs."""
+    from dpo_tui.services.pairing import ProjectAnnotations, exportable_pair_keys
+
+    with ProjectStore.open(disputed, read_only=True) as store:
+        pairs = judge_pairs(store).pairs
+        assert {p.status for p in pairs} >= {"disputed"}
+        expected = {
+            (p.prompt_id, p.chosen_id, p.rejected_id) for p in pairs if p.status != "disputed"
+        }
+        assert exportable_pair_keys(store, ProjectAnnotations.load(store)) == expected

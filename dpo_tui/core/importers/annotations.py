@@ -10,12 +10,12 @@ text cell that CSV output quoted against spreadsheet formulas reads back as the 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from dpo_tui.core.ids import candidate_id, prompt_id
-from dpo_tui.core.importers.base import Fail, RawRecord
+from dpo_tui.core.importers.base import Fail, RawRecord, text_field
 from dpo_tui.core.models import FLAGS, Flag, Rubric
 from dpo_tui.core.safe_text import diagnosis_problem, name_problem
 from dpo_tui.core.spreadsheet import restore
@@ -40,14 +40,16 @@ class AnnotationRows:
     """(prompt id, annotator) -> (diagnosis, flags)"""
 
 
-def restore_text_cells(records: Iterable[RawRecord]) -> Iterator[RawRecord]:
-    """CSV/TSV rows with the text cells that CSV output neutralised against spreadsheet
-    formulas (`core.spreadsheet`) read back as the original text."""
+def restore_text_cells(
+    records: Iterable[RawRecord], text_fields: Collection[str] = TEXT_FIELDS
+) -> Iterator[RawRecord]:
+    """CSV/TSV rows with the text cells (`text_fields`) that CSV output neutralised against
+    spreadsheet formulas (`core.spreadsheet`) read back as the original text."""
     for record in records:
         fields = record.value
         if isinstance(fields, dict):
             fields = {
-                key: restore(value) if key in TEXT_FIELDS and isinstance(value, str) else value
+                key: restore(value) if key in text_fields and isinstance(value, str) else value
                 for key, value in fields.items()
             }
         yield RawRecord(record.line, fields)
@@ -89,7 +91,7 @@ def to_annotations(
             )
         pid = _prompt(fields, known_prompts, rows, fail)
         cid = _candidate(fields, pid, known_candidates, rows, fail)
-        annotator = _text(fields, "annotator", fail).strip()
+        annotator = text_field(fields, "annotator", fail).strip()
         if not annotator:
             raise fail("the annotator is empty")
         if problem := name_problem(annotator):
@@ -111,7 +113,7 @@ def to_annotations(
                     f"{key}: {raw!r} is not a whole number on the scale {scale.min}..{scale.max}"
                 )
             rows.scores.append((cid, annotator, key, value))
-        diagnosis = _text(fields, "diagnosis", fail)
+        diagnosis = text_field(fields, "diagnosis", fail)
         if problem := diagnosis_problem(diagnosis):
             raise fail(problem)
         flags = _flags(fields, fail)
@@ -132,20 +134,11 @@ def to_annotations(
     return rows
 
 
-def _text(fields: dict[str, object], name: str, fail: Fail) -> str:
-    value = fields.get(name)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise fail(f"{name} must be text")
-    return value
-
-
 def _prompt(fields: dict[str, object], known: set[str], rows: AnnotationRows, fail: Fail) -> str:
     """The prompt's id: `prompt_id` if the project (or this file) has it, else the hash of
     `prompt` (added when new); a `prompt_id` must match its text when both are given."""
-    given = _text(fields, "prompt_id", fail).strip()
-    text = _text(fields, "prompt", fail)
+    given = text_field(fields, "prompt_id", fail).strip()
+    text = text_field(fields, "prompt", fail)
     if given and (given in known or given in rows.prompts):
         return given
     if not text.strip():
@@ -169,8 +162,8 @@ def _candidate(
 ) -> str:
     """The candidate's id, the same way as the prompt's: `candidate_id` if known, else the
     hash of `response` (added when new)."""
-    given = _text(fields, "candidate_id", fail).strip()
-    text = _text(fields, "response", fail)
+    given = text_field(fields, "candidate_id", fail).strip()
+    text = text_field(fields, "response", fail)
     owner = known.get(given) or rows.candidates.get(given, ("", ""))[0] if given else ""
     if owner:
         if owner != pid:

@@ -207,6 +207,16 @@ class _Converter:
         return tuple(dict.fromkeys(t.strip() for t in parts if t.strip()))
 
 
+def text_field(fields: dict[str, object], name: str, fail: Fail) -> str:
+    """A record's text field (empty when absent); `fail` when it is not text."""
+    value = fields.get(name)
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise fail(f"{name} must be text")
+    return value
+
+
 def messages_from(value: list[object], field: str) -> tuple[Message, ...]:
     """A conversation ending with a user turn; ValueError says which message is wrong."""
     messages = []
