@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from dpo_tui.core.agreement import direction, pair_directions
 from dpo_tui.core.dedup import near_duplicate_pairs
+from dpo_tui.core.ids import normalize_text
 from dpo_tui.core.models import Flag, Rubric
 from dpo_tui.core.pairs import extract_pairs
 from dpo_tui.core.scoring import total
@@ -149,6 +150,19 @@ class _Tally:
         self.times = []
         self.distances = defaultdict(list)
 
+    def add(self, other: _Tally) -> None:
+        """Count `other`'s counts in too."""
+        for name, value in vars(other).items():
+            if name == "times":
+                assert self.times is not None and other.times is not None
+                self.times += other.times
+            elif name == "distances":
+                assert self.distances is not None and other.distances is not None
+                for key, values in other.distances.items():
+                    self.distances[key] += values
+            else:
+                setattr(self, name, getattr(self, name) + value)
+
 
 def annotator_cards(rubric: Rubric, data: CardInput) -> AnnotatorCards:
     """Every annotator's card, the team's, and warnings in plain words."""
@@ -160,8 +174,10 @@ def annotator_cards(rubric: Rubric, data: CardInput) -> AnnotatorCards:
     weekly: dict[tuple[str, str], _Tally] = defaultdict(_Tally)
     median_all = _median([i.seconds_spent for i in data.items if i.seconds_spent > 0])
     for item in data.items:
+        one = _Tally()
+        _count_item(one, item, rubric, data, median_all)
         for tally in (tallies[item.annotator], team, weekly[(item.annotator, _week(item))]):
-            _count_item(tally, item, rubric, data, median_all)
+            tally.add(one)
     for others in by_prompt.values():
         if len(others) < 2:
             continue
@@ -263,12 +279,20 @@ def _by_annotator(items: Sequence[WorkedItem]) -> dict[str, list[WorkedItem]]:
 
 
 def _pasted(items: Sequence[WorkedItem]) -> int:
-    """Items whose diagnosis is nearly the same as that of another of the annotator's items."""
-    texts = [i.diagnosis.strip() for i in items if len(i.diagnosis.strip()) >= SHORT_DIAGNOSIS]
-    seen = set()
-    for pair in near_duplicate_pairs(texts, PASTED_SIMILARITY):
-        seen |= {pair.first, pair.second}
-    return len(seen)
+    """Items whose diagnosis is the same (once normalized: case, spacing) as, or nearly the
+    same as, that of another of the annotator's items. The same texts are grouped first, so
+    the near-duplicate search runs over distinct texts only (a pasted text repeated on
+    thousands of items is one text)."""
+    groups: dict[str, int] = defaultdict(int)
+    for item in items:
+        text = normalize_text(item.diagnosis)
+        if len(text) >= SHORT_DIAGNOSIS:
+            groups[text] += 1
+    distinct = list(groups)
+    near: set[int] = set()
+    for pair in near_duplicate_pairs(distinct, PASTED_SIMILARITY):
+        near |= {pair.first, pair.second}
+    return sum(count for index, count in enumerate(groups.values()) if count >= 2 or index in near)
 
 
 def _share(part: int, whole: int) -> float | None:
