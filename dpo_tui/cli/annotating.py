@@ -31,6 +31,12 @@ from dpo_tui.services.annotating import FILTERS, ItemFilter
     help="Which items n / p move through (v cycles in the app); needs-rescore: what a rubric "
     "revision asks to score again.",
 )
+@click.option(
+    "--practice",
+    is_flag=True,
+    help="Practise on the file's gold items: once you finish one, its reference is shown and "
+    "the result recorded (make the file with `dpo-tui gold practice`).",
+)
 def annotate(
     project: Path,
     annotator: str | None,
@@ -38,12 +44,21 @@ def annotate(
     model: Path | None,
     repack: RepackSetting | None,
     item_filter: ItemFilter,
+    practice: bool,
 ) -> None:
     """Open the annotator app on the first unfinished prompt of a project (with --filter, on
     the first item the filter shows)."""
     from dpo_tui.tui.app import make_app  # imported here: the other commands never load Textual
 
-    app = make_app(project, annotator, keymap, model=model, repack=repack, item_filter=item_filter)
+    app = make_app(
+        project,
+        annotator,
+        keymap,
+        model=model,
+        repack=repack,
+        item_filter=item_filter,
+        practice=practice,
+    )
     try:
         app.run()
     finally:

@@ -69,3 +69,26 @@ def gold_list(project: Path, as_json: bool) -> None:
         say("No gold items yet: add them with `dpo-tui gold add PROJECT --from FILE`.")
     for g in items:
         say(f"{g.prompt_id}: {g.chosen_id} over {g.rejected_id}: {g.explanation}")
+
+
+@gold.command("practice")
+@click.argument("project", type=PROJECT)
+@click.option(
+    "--out",
+    "-o",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The practice file to write (new).",
+)
+@click.option("--annotator", required=True, help="Who will practise (the file's annotator).")
+@click.option("--items", type=click.IntRange(min=1), help="Only the first N gold items.")
+def gold_practice(project: Path, out: Path, annotator: str, items: int | None) -> None:
+    """Write a practice file for onboarding: the project's gold items, their candidates and
+    their references. The newcomer runs `dpo-tui annotate FILE --practice`: after each item
+    they finish, the reference pair, its explanation and how their scores compare are shown,
+    and the result is recorded in the file (`report FILE --annotators` reads it)."""
+    from dpo_tui.services.practising import practice_file
+
+    with ProjectStore.open(project, read_only=True) as store:
+        count = practice_file(store, out, annotator, items)
+    say(f"{out}: {count} gold items for {annotator}; run `dpo-tui annotate {out} --practice`.")

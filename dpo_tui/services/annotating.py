@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -83,13 +83,17 @@ class AnnotationSession:
         store: ProjectStore,
         annotator: str | None = None,
         clock: Callable[[], float] = time.monotonic,
+        only: Collection[str] | None = None,
     ) -> None:
+        """`only`: the prompts to work through (default: every one)."""
         self.store = store
         self.annotator = named_annotator(annotator) if annotator else store.meta.annotator
         self.rubric = store.rubric
         self.clock = clock
         self.filter: ItemFilter = "all"
         self._state = store.annotation_state(self.annotator)
+        if only is not None:
+            self._state = {pid: state for pid, state in self._state.items() if pid in only}
         self.prompt_ids = list(self._state)
         self._done = {pid for pid in self.prompt_ids if self._is_done(pid)}
         self._without_candidates = {pid for pid, state in self._state.items() if not state[0]}

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from dpo_tui.errors import DpoError
+from dpo_tui.errors import DpoError, ProjectError
 from dpo_tui.store.connection import project_files
 
 
@@ -113,3 +113,25 @@ class Placement:
         """Delete what the new folder replaced (best effort: the export is already done)."""
         if self.aside is not None:
             shutil.rmtree(self.aside, ignore_errors=True)
+
+
+def refuse_existing(paths: list[Path], hint: str) -> None:
+    """Refuse a target that exists as anything, a dangling link included."""
+    for path in paths:
+        if os.path.lexists(path):
+            raise ProjectError(f"{path}: already exists", hint=hint)
+
+
+def move_all(moves: dict[Path, Path], hint: str) -> None:
+    """Rename each finished file onto its target, none if any target exists by now; on a
+    failure, remove those already moved."""
+    refuse_existing(list(moves.values()), hint)
+    moved: list[Path] = []
+    try:
+        for built, target in moves.items():
+            os.replace(built, target)
+            moved.append(target)
+    except BaseException:
+        for target in moved:
+            target.unlink(missing_ok=True)
+        raise

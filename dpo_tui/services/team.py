@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import os
 import random
 import sqlite3
 import uuid
@@ -19,7 +18,7 @@ from pathlib import Path
 from dpo_tui.core.rubric import parse_rubric
 from dpo_tui.errors import ProjectError
 from dpo_tui.services.annotating import AnnotationSession
-from dpo_tui.services.atomic import staging
+from dpo_tui.services.atomic import move_all, refuse_existing, staging
 from dpo_tui.store.project import ProjectStore
 
 
@@ -90,7 +89,7 @@ def assign(
         )
     out.mkdir(parents=True, exist_ok=True)
     targets = {name: out / f"{name}.dpo" for name in annotators}
-    _refuse_existing(list(targets.values()), "choose another --out folder")
+    refuse_existing(list(targets.values()), "choose another --out folder")
     rubric = parse_rubric(source.meta.rubric_text, f"{source.path} (stored rubric)")
     history = source.rubric_versions()
     prompts = {p.id: p for p in source.prompts()}
@@ -108,7 +107,7 @@ def assign(
                     store.add_prompts([prompts[pid] for pid in given[name]])
                     for pid in given[name]:
                         store.add_candidates(source.candidates(pid))
-            _move_all(
+            move_all(
                 {folder / f"{name}.dpo": target for name, target in targets.items()},
                 "choose another --out folder",
             )
@@ -153,28 +152,6 @@ def _placed(prompts: list[str], seeded: list[str], seed: str) -> list[str]:
     return placed
 
 
-def _refuse_existing(paths: list[Path], hint: str) -> None:
-    """Refuse a target that exists as anything, a dangling link included."""
-    for path in paths:
-        if os.path.lexists(path):
-            raise ProjectError(f"{path}: already exists", hint=hint)
-
-
-def _move_all(moves: dict[Path, Path], hint: str) -> None:
-    """Rename each finished file onto its target, none if any target exists by now; on a
-    failure, remove those already moved."""
-    _refuse_existing(list(moves.values()), hint)
-    moved: list[Path] = []
-    try:
-        for built, target in moves.items():
-            os.replace(built, target)
-            moved.append(target)
-    except BaseException:
-        for target in moved:
-            target.unlink(missing_ok=True)
-        raise
-
-
 @dataclass(frozen=True)
 class Packed:
     path: Path
@@ -191,7 +168,7 @@ def pack(project: Path, out: Path | None = None) -> Packed:
     renamed into place only when complete."""
     target = out or project.with_name(f"{project.stem}.packed.dpo")
     hint = "remove it or name another with --out"
-    _refuse_existing([target], hint)
+    refuse_existing([target], hint)
     if not target.parent.is_dir():
         raise ProjectError(
             f"{target.parent}: no such folder", hint="create it, or name another --out"
@@ -201,7 +178,7 @@ def pack(project: Path, out: Path | None = None) -> Packed:
             with staging(target) as folder:
                 built = folder / target.name
                 store.copy_whole(built)
-                _move_all({built: target}, hint)
+                move_all({built: target}, hint)
         except (OSError, sqlite3.Error) as exc:
             raise ProjectError(
                 f"{target}: cannot be written ({exc}); nothing was left behind",

@@ -5,12 +5,23 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from dpo_tui.core.annotator_cards import GoldReference
+from dpo_tui.core.practice import PracticeFeedback
 from dpo_tui.errors import ProjectError
 from dpo_tui.store.records import now
 from dpo_tui.store.rubrics import RubricRows
 from dpo_tui.store.values import stored_json
+
+
+class PracticeRow(NamedTuple):
+    """One practice item as recorded (the latest of an annotator's tries on it)."""
+
+    prompt_id: str
+    same_chosen: bool | None
+    same_direction: bool | None
+    distances: dict[str, int]
 
 
 class GoldRows(RubricRows):
@@ -63,3 +74,34 @@ class GoldRows(RubricRows):
             )
             for pid, chosen, rejected, scores, explanation in rows
         }
+
+    def record_practice(self, annotator: str, feedback: PracticeFeedback) -> None:
+        """Add a practice item's result (earlier tries are kept)."""
+        with self.writing():
+            self._table("practice_results").insert(
+                {
+                    "annotator": annotator,
+                    "prompt_id": feedback.prompt_id,
+                    "same_chosen": feedback.same_chosen,
+                    "same_direction": feedback.same_direction,
+                    "distances": json.dumps(feedback.distances, sort_keys=True),
+                    "created_at": now(),
+                }
+            )
+
+    def practice_results(self, annotator: str) -> list[PracticeRow]:
+        """The latest result of each item the annotator finished in practice."""
+        latest: dict[str, PracticeRow] = {}
+        rows = self.db.execute(
+            "select prompt_id, same_chosen, same_direction, distances from practice_results "
+            "where annotator = ? order by id",
+            [annotator],
+        )
+        for pid, chosen, ordered, distances in rows:
+            latest[pid] = PracticeRow(
+                pid,
+                None if chosen is None else bool(chosen),
+                None if ordered is None else bool(ordered),
+                stored_json(distances, "a practice result"),
+            )
+        return list(latest.values())

@@ -295,7 +295,8 @@ def m009_rubric_versions(db: Database) -> None:
 
 def m010_gold(db: Database) -> None:
     """Gold items: a lead's reference pair (and optional reference scores) for an item, never
-    copied into an annotator's file."""
+    copied into an annotator's file; and the results of practice on them (`annotate
+    --practice`), one row per item an annotator finished in practice."""
     _table(db, "gold").create(
         {
             "prompt_id": str,
@@ -310,6 +311,19 @@ def m010_gold(db: Database) -> None:
         pk="prompt_id",
         foreign_keys=[("prompt_id", "prompts", "id")],
         not_null={"chosen_id", "rejected_id", "scores", "explanation", "author", "created_at"},
+    )
+    _table(db, "practice_results").create(
+        {
+            "id": int,
+            "annotator": str,
+            "prompt_id": str,
+            "same_chosen": int,  # 0 or 1; NULL when the item gave no pair
+            "same_direction": int,
+            "distances": str,  # JSON: criterion -> points from the reference scores
+            "created_at": str,
+        },
+        pk="id",
+        not_null={"annotator", "prompt_id", "distances", "created_at"},
     )
 
 

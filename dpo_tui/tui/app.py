@@ -17,6 +17,7 @@ from dpo_tui.config import RepackSetting, load_keymap
 from dpo_tui.generation.base import Backend
 from dpo_tui.services.adjudicating import AdjudicationSession
 from dpo_tui.services.annotating import AnnotationSession, ItemFilter
+from dpo_tui.services.practising import Practice
 from dpo_tui.store.project import ProjectStore
 from dpo_tui.tui.gc_pause import GcPause
 from dpo_tui.tui.screens.adjudicate import AdjudicateScreen
@@ -43,9 +44,11 @@ class DpoApp(App[None]):
         adjudication: AdjudicationSession | None = None,
         model: Path | None = None,
         repack: RepackSetting | None = None,
+        practice: Practice | None = None,
     ) -> None:
         super().__init__()
         self.session = session
+        self.practice = practice
         self.keymap = keymap or {}
         self.adjudication = adjudication
         self.model = model
@@ -160,14 +163,17 @@ def make_app(
     model: Path | None = None,
     repack: RepackSetting | None = None,
     item_filter: ItemFilter = "all",
+    practice: bool = False,
 ) -> DpoApp:
     """Open `project` for `annotator` (default: the file's own) with the user's keymap, on
     the items `item_filter` shows; with `adjudicate`, on the disputed items, `annotator`
-    being the resolver."""
+    being the resolver; with `practice`, on the gold items, each one's reference shown once
+    the annotator has finished it."""
     store = ProjectStore.open(project)
     try:
         adjudication = AdjudicationSession(store, annotator) if adjudicate else None
-        session = AnnotationSession(store, annotator)
+        trainer = Practice.open(store, annotator) if practice else None
+        session = trainer.session if trainer else AnnotationSession(store, annotator)
         session.filter = item_filter
         return DpoApp(
             session,
@@ -175,6 +181,7 @@ def make_app(
             adjudication,
             model,
             repack,
+            trainer,
         )
     except BaseException:
         store.close()

@@ -44,6 +44,11 @@ def answer(n: int, quality: int) -> str:
 @pytest.fixture
 def team(tmp_path: Path) -> Path:
     """A lead's project of 30 prompts x 3 candidates and 6 gold items."""
+    return build_team(tmp_path)
+
+
+def build_team(tmp_path: Path) -> Path:
+    """The `team` fixture's project, in `tmp_path`."""
     path = tmp_path / "team.dpo"
     prompts, candidates, gold = (tmp_path / name for name in ("p.jsonl", "c.jsonl", "g.jsonl"))
     prompts.write_text("".join(json.dumps({"prompt": prompt(n)}) + "\n" for n in range(PROMPTS)))

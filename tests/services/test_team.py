@@ -124,7 +124,7 @@ def test_assign_that_fails_while_renaming_removes_the_files_already_moved(
             raise FULL
         real(src, dst)
 
-    monkeypatch.setattr("dpo_tui.services.team.os.replace", full_at_bob)
+    monkeypatch.setattr("dpo_tui.services.atomic.os.replace", full_at_bob)
     with (
         ProjectStore.open(app_project) as store,
         pytest.raises(ProjectError, match="No space left on device"),

@@ -318,3 +318,43 @@ async def test_after_a_revision_the_annotator_rescores_only_what_it_needs(app_pr
         old = store.db.execute("select count(*), max(rubric_version) from score_history")
         assert old.fetchone() == (len(ids), 1)
         assert len(store.needs_rescore("alice")) == 2
+
+
+async def test_practice_shows_the_reference_once_an_item_is_finished(tmp_path: Path):
+    """A practice file from the lead's gold items: the newcomer scores the first item as the
+    reference has it, writes a diagnosis, presses n: the reference is shown, the result is in
+    the file, and enter goes on to the next gold item."""
+    from dpo_tui.services.practising import practice_file
+    from dpo_tui.tui.screens.practice import PracticeScreen
+    from tests.services.test_annotator_quality import build_team
+
+    lead = build_team(tmp_path)
+    practice = tmp_path / "newcomer.dpo"
+    with stored(lead) as store:
+        assert practice_file(store, practice, "newcomer", items=3) == 3
+        gold = store.gold()
+    app = make_app(practice, practice=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        item = app.session.item
+        assert item is not None and item.prompt.id in gold and len(app.session.prompt_ids) == 3
+        reference = gold[item.prompt.id]
+        keys = []
+        for candidate in item.candidates:
+            best = {reference.chosen_id: "5", reference.rejected_id: "1"}
+            keys += [best.get(candidate.id, "3"), "3"]
+        await pilot.press(*keys)
+        await pilot.press("d", *"clearer steps", "escape", "n")
+        await pilot.pause()
+        assert isinstance(app.screen, PracticeScreen)
+        shown = " ".join(str(w.render()) for w in app.screen.query(Static))
+        labels = item.labels
+        assert f"The reference prefers {labels[reference.chosen_id]} over" in shown
+        assert "the third answer walks through every step" in shown
+        await pilot.press("enter")
+        await pilot.pause()
+        assert not isinstance(app.screen, PracticeScreen)
+        assert app.session.item.prompt.id != item.prompt.id
+    with stored(practice) as store:
+        [row] = store.practice_results("newcomer")
+        assert (row.prompt_id, row.same_chosen, row.same_direction) == (item.prompt.id, True, True)
+        assert row.distances == {"clarity": 0, "safety": 0}

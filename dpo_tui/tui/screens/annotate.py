@@ -23,6 +23,7 @@ from dpo_tui.services.annotating import FILTERS, AnnotationSession, ItemView, Pr
 from dpo_tui.services.generating import messages_of, stored_candidate
 from dpo_tui.tui.screens.app_access import dpo_app
 from dpo_tui.tui.screens.goto import GoToScreen
+from dpo_tui.tui.screens.practice import PracticeScreen, feedback_text, summary_text
 from dpo_tui.tui.widgets.candidate_pane import CandidatePane, show_content
 from dpo_tui.tui.widgets.footer import KeyFooter
 from dpo_tui.tui.widgets.slider import RubricSlider
@@ -273,10 +274,26 @@ class AnnotateScreen(Screen[None]):
 
     async def action_step(self, direction: int) -> None:
         self.save_diagnosis()
+        practice = dpo_app(self).practice
+        feedback = practice.feedback() if practice else None
+        if feedback is not None:  # in practice: the reference first, then the move
+
+            async def then(_: None) -> None:
+                await self._step(direction)
+
+            text = feedback_text(feedback, self.item.labels, self.session.rubric)
+            self.app.push_screen(PracticeScreen("The reference for this item", text), then)
+            return
+        await self._step(direction)
+
+    async def _step(self, direction: int) -> None:
+        item = self.session.step(direction)
+        practice = dpo_app(self).practice
+        if item is None and practice is not None and direction > 0:
+            self.app.push_screen(PracticeScreen("Practice", summary_text(practice.summary())))
+            return
         edge = "last" if direction > 0 else "first"
-        await self._go(
-            self.session.step(direction), f"This is the {edge} item ({self.session.filter})."
-        )
+        await self._go(item, f"This is the {edge} item ({self.session.filter}).")
 
     async def action_next_unfinished(self) -> None:
         self.save_diagnosis()
