@@ -17,7 +17,7 @@ from itertools import combinations
 
 from pydantic import BaseModel
 
-from dpo_tui.core.agreement import direction, pair_directions
+from dpo_tui.core.agreement import direction, pair_directions, top_candidates
 from dpo_tui.core.dedup import near_duplicate_pairs
 from dpo_tui.core.ids import normalize_text
 from dpo_tui.core.models import Flag, Rubric
@@ -261,8 +261,7 @@ def _count_item(
         chosen, rejected = totals.get(gold.chosen_id), totals.get(gold.rejected_id)
         if chosen is not None and rejected is not None:
             tally.gold_items += 1
-            best = max((t, c) for c, t in totals.items() if t is not None)[1]
-            tally.gold_chosen += best == gold.chosen_id
+            tally.gold_chosen += top_candidates(totals) == {gold.chosen_id}
             tally.gold_direction += direction(chosen, rejected) == ">"
         for cid, reference in gold.scores.items():
             given = item.scores.get(cid, {})

@@ -9,7 +9,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from dpo_tui.core.agreement import direction
+from dpo_tui.core.agreement import direction, top_candidates
 from dpo_tui.core.annotator_cards import GoldReference
 from dpo_tui.core.models import Flag, Rubric
 from dpo_tui.core.pairs import AnnotatorPair, extract_pairs
@@ -25,7 +25,8 @@ class PracticeFeedback:
     pair: AnnotatorPair | None
     """the annotator's own pair (best over worst), None when their scores gave none"""
     same_chosen: bool | None
-    """their best candidate is the reference's chosen one (None: not every candidate scored)"""
+    """their best candidate, alone at the top, is the reference's chosen one (None: not
+    every candidate scored)"""
     same_direction: bool | None
     """they rank the reference's chosen above its rejected (None: not both scored)"""
     distances: dict[str, int]
@@ -43,7 +44,7 @@ def practice_feedback(
     totals = {cid: total(rubric, scores.get(cid, {})) for cid in candidates}
     outcome = extract_pairs(rubric, [(cid, scores.get(cid, {})) for cid in candidates], flags)
     known = {cid: t for cid, t in totals.items() if t is not None}
-    best = max(known, key=lambda cid: known[cid]) if len(known) == len(candidates) else None
+    complete = len(known) == len(candidates)
     chosen, rejected = known.get(reference.chosen_id), known.get(reference.rejected_id)
     distances = {
         key: abs(scores[cid][key] - value)
@@ -55,7 +56,7 @@ def practice_feedback(
         prompt_id=reference.prompt_id,
         reference=reference,
         pair=outcome.pairs[0] if outcome.pairs else None,
-        same_chosen=None if best is None else best == reference.chosen_id,
+        same_chosen=(top_candidates(known) == {reference.chosen_id} if complete else None),
         same_direction=(
             None if chosen is None or rejected is None else direction(chosen, rejected) == ">"
         ),

@@ -358,3 +358,30 @@ async def test_practice_shows_the_reference_once_an_item_is_finished(tmp_path: P
         [row] = store.practice_results("newcomer")
         assert (row.prompt_id, row.same_chosen, row.same_direction) == (item.prompt.id, True, True)
         assert row.distances == {"clarity": 0, "safety": 0}
+
+
+async def test_the_lead_marks_an_item_gold_and_an_annotator_cannot(
+    app_project: Path, tmp_path: Path
+):
+    """G in the lead's project makes the scored, diagnosed item gold (its pair and diagnosis
+    the reference); in an annotator's file it is refused and nothing is written."""
+    from dpo_tui.services.team import assign
+
+    with stored(app_project) as store:
+        files = assign(store, ["bob", "carol"], 1.0, tmp_path / "out").files
+    for path, marked in ((app_project, True), (files["bob"], False)):
+        app = make_app(path)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press(*"533231", "d", *"A is the clearest", "escape", "G")
+            await pilot.pause()
+            item = app.session.item
+            assert item is not None
+        with stored(path) as store:
+            gold = store.gold()
+        if marked:
+            reference = gold[item.prompt.id]
+            assert reference.explanation == "A is the clearest"
+            assert reference.chosen_id == item.candidates[0].id
+            assert reference.scores[reference.chosen_id] == {"clarity": 5, "safety": 3}
+        else:
+            assert gold == {}

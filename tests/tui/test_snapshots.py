@@ -48,3 +48,19 @@ def test_adjudicate_screen(disputed: Path, snap_compare, monkeypatch: pytest.Mon
     monkeypatch.chdir(disputed.parent)
     app = make_app(Path(disputed.name), adjudicate=True)
     assert snap_compare(app, terminal_size=(160, 45))
+
+
+def test_practice_screen(tmp_path: Path, snap_compare, monkeypatch: pytest.MonkeyPatch):
+    """A finished practice item's reference (the first gold item scored as the reference)."""
+    from dpo_tui.services.practising import practice_file
+    from dpo_tui.store.project import ProjectStore
+    from tests.services.test_annotator_quality import build_team
+
+    lead = build_team(tmp_path)
+    with ProjectStore.open(lead) as store:
+        practice_file(store, tmp_path / "newcomer.dpo", "newcomer", items=1)
+    monkeypatch.chdir(tmp_path)
+    keys = [*"333333", "d", *"clear", "escape", "n"]
+    assert snap_compare(
+        make_app(Path("newcomer.dpo"), practice=True), press=keys, terminal_size=(100, 30)
+    )

@@ -21,6 +21,7 @@ from dpo_tui.errors import DpoError
 from dpo_tui.generation.base import Backend, GeneratedCandidate
 from dpo_tui.services.annotating import FILTERS, AnnotationSession, ItemView, Progress
 from dpo_tui.services.generating import messages_of, stored_candidate
+from dpo_tui.services.gold import mark_gold
 from dpo_tui.tui.screens.app_access import dpo_app
 from dpo_tui.tui.screens.goto import GoToScreen
 from dpo_tui.tui.screens.practice import PracticeScreen, feedback_text, summary_text
@@ -74,6 +75,7 @@ class AnnotateScreen(Screen[None]):
         ),
         Binding("m", "maximize_candidate", "Focus pane", id="maximize_candidate", priority=True),
         Binding("r", "regenerate", "Regenerate", id="regenerate", priority=True),
+        Binding("G", "mark_gold", "Mark gold", show=False, id="mark_gold", priority=True),
         Binding("ctrl+z", "undo", "Undo", show=False, id="undo", priority=True),
         Binding("ctrl+y", "redo", "Redo", show=False, id="redo", priority=True),
     ]
@@ -316,6 +318,16 @@ class AnnotateScreen(Screen[None]):
             await self.show_item(self.session.open(index))
 
         self.app.push_screen(GoToScreen(len(self.session.prompt_ids)), jump)
+
+    def action_mark_gold(self) -> None:
+        """Lead only: make this item a gold item (its pair and diagnosis the reference)."""
+        self.save_diagnosis()
+        try:
+            mark_gold(self.session)
+        except DpoError as exc:
+            self.notify(visible(f"Not marked gold: {exc}"), severity="warning", timeout=5)
+            return
+        self.notify("Marked as a gold item: its pair and diagnosis are the reference.")
 
     def action_flag(self, flag: Flag) -> None:
         self.save_diagnosis()
