@@ -69,3 +69,14 @@ def test_the_current_rubric_again_is_refused(files):
     result = run("rubric", "revise", project, RUBRIC)
     assert result.exit_code == 1
     assert "already the project's current rubric" in result.output
+
+
+def test_an_invalid_rubric_is_refused_and_the_project_left_as_it_was(files, tmp_path: Path):
+    project, _ = files
+    bad = tmp_path / "bad.toml"
+    bad.write_text(GOOD.replace("max = 5", "max = 0"))
+    before = snapshot(project)
+    result = run("rubric", "revise", project, bad)
+    assert result.exit_code == 1
+    assert str(bad) in result.output and "max" in result.output
+    assert snapshot(project) == before
