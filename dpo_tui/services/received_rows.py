@@ -124,6 +124,8 @@ class ReceivedRows:
             self.candidate_ids.add(cid)
             if cid in self.held.candidates:
                 continue
+            if problem := _generation_problem(origin, model, preset, tokens, seconds):
+                raise self.fail("candidates", number, problem)
             try:
                 values = json_value(params or "{}")
                 found.append(
@@ -288,3 +290,38 @@ def shown(value: object, limit: int = 60) -> str:
     """A received value as an error message shows it: its repr, cut short."""
     text = repr(value)
     return text if len(text) <= limit else f"{text[:limit]}... ({len(text):,} characters)"
+
+
+MAX_LABEL_CHARS = 500
+"""The longest origin, model or preset name a received candidate may have."""
+MAX_TOKENS = 10_000_000
+"""More tokens than any response a model could have generated."""
+
+
+def _generation_problem(
+    origin: object, model: object, preset: object, tokens: object, seconds: object
+) -> str | None:
+    """What is wrong with a received candidate's origin, model, preset, token count or
+    generation time, if anything."""
+    for name, value, required in (
+        ("origin", origin, True),
+        ("model", model, False),
+        ("preset", preset, False),
+    ):
+        if value is None and not required:
+            continue
+        if not isinstance(value, str) or (required and not value.strip()):
+            return f"{name} must be text"
+        if len(value) > MAX_LABEL_CHARS:
+            return f"{name} is {len(value):,} characters, over the limit of {MAX_LABEL_CHARS}"
+        if problem := storable(value):
+            return f"{name} {problem}"
+    if tokens is not None and (type(tokens) is not int or not 0 <= tokens <= MAX_TOKENS):
+        return f"token_count {shown(tokens)} is not a number of tokens"
+    if seconds is not None and (
+        isinstance(seconds, bool)
+        or not isinstance(seconds, int | float)
+        or not 0 <= seconds <= MAX_SECONDS_SPENT
+    ):
+        return f"gen_seconds {shown(seconds)} is not a duration"
+    return None

@@ -103,6 +103,45 @@ def rubric_history_disagrees(good: Path, out: Path) -> Path:
     )
 
 
+def _new_candidate(good: Path, out: Path, **fields: object) -> Path:
+    """A file with one more candidate (one the target does not hold, so merge would add
+    it), its id the hash of its text, and `fields` set as given."""
+    _copy(good, out)
+    conn = sqlite3.connect(out)
+    pid = conn.execute("select prompt_id from candidates limit 1").fetchone()[0]
+    text = "A response the team has never seen."
+    row = {"id": candidate_id(pid, text), "prompt_id": pid, "text": text, "origin": "x"}
+    row |= {"created_at": "2026-01-01T00:00:00+00:00", **fields}
+    conn.execute(
+        f"insert into candidates ({', '.join(row)}) values ({', '.join('?' * len(row))})",
+        list(row.values()),
+    )
+    conn.commit()
+    conn.execute("PRAGMA journal_mode = DELETE")
+    conn.close()
+    return out
+
+
+def candidate_origin_too_long(good: Path, out: Path) -> Path:
+    """A candidate whose origin is 100,000 characters."""
+    return _new_candidate(good, out, origin="x" * 100_000)
+
+
+def candidate_model_with_nul(good: Path, out: Path) -> Path:
+    """A candidate whose model name holds a NUL character."""
+    return _new_candidate(good, out, model="gemma\x00evil")
+
+
+def candidate_negative_tokens(good: Path, out: Path) -> Path:
+    """A candidate with -5 tokens."""
+    return _new_candidate(good, out, token_count=-5)
+
+
+def candidate_negative_seconds(good: Path, out: Path) -> Path:
+    """A candidate generated in -1 seconds."""
+    return _new_candidate(good, out, gen_seconds=-1.0)
+
+
 def forged_prompt_id(good: Path, out: Path) -> Path:
     """A prompt whose id is not the hash of its text (a forged or edited row)."""
     return _edit(
@@ -242,6 +281,16 @@ HOSTILE: dict[str, tuple[Callable[[Path, Path], Path], str]] = {
         "its rubric history does not end with its current rubric",
     ),
     "forged_prompt_id": (forged_prompt_id, "is not the hash of its text"),
+    "candidate_origin_too_long": (
+        candidate_origin_too_long,
+        "origin is 100,000 characters, over the limit of 500",
+    ),
+    "candidate_model_with_nul": (candidate_model_with_nul, "model contains a NUL character"),
+    "candidate_negative_tokens": (candidate_negative_tokens, "token_count -5 is not a number"),
+    "candidate_negative_seconds": (
+        candidate_negative_seconds,
+        "gen_seconds -1.0 is not a duration",
+    ),
     "score_outside_scale": (score_outside_scale, "clarity = 99 is outside the scale 1..5"),
     "unknown_criterion": (unknown_criterion, "the rubric has no criterion 'charm'"),
     "score_card_not_json": (score_card_not_json, "'clarity: 5' is not a JSON object"),
