@@ -66,7 +66,13 @@ class RubricRows(StoreBase):
     def lineage(self) -> Lineage:
         """Every version and the revisions between them (read once per store)."""
         if self._lineage is None:
-            self._lineage = lineage_of(self.rubric_versions(), str(self.path))
+            versions = self.rubric_versions()
+            if not versions or versions[-1].sha256 != self.meta.rubric_sha256:
+                raise ProjectError(
+                    f"{self.path}: damaged: its rubric history does not end with its rubric",
+                    hint="open an earlier copy of the file, or ask whoever sent it for a new one",
+                )
+            self._lineage = lineage_of(versions, str(self.path))
         return self._lineage
 
     def add_rubric_version(

@@ -115,6 +115,26 @@ def test_a_damaged_schema_version_is_refused(project: Path, value: str | None, s
 
 @pytest.mark.parametrize(
     "damage",
+    [
+        "delete from rubric_versions",
+        "update rubric_versions set sha256 = 'f00d' || substr(sha256, 5)",
+    ],
+    ids=["no-versions", "other-rubric"],
+)
+def test_a_damaged_rubric_history_is_refused_with_a_message(project: Path, damage: str):
+    conn = sqlite3.connect(project)
+    with conn:
+        conn.execute(damage)
+    conn.close()
+    before = snapshot(project)
+    code, output = invoke("status", project)
+    assert code == 1
+    assert f"error: {project}: damaged: its rubric history does not end with its rubric" in output
+    assert snapshot(project) == before
+
+
+@pytest.mark.parametrize(
+    "damage",
     ["drop table _sqlite_migrations", "delete from _sqlite_migrations where rowid = 2"],
     ids=["dropped", "row-missing"],
 )
