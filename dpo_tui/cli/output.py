@@ -41,7 +41,7 @@ class DpoCommand(click.Command):
     machine or of a file explained (`failures.explain`) with the file the command works on."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        from dpo_tui.cli.failures import HANDLED, explain
+        from dpo_tui.failures import HANDLED, explain
 
         try:
             return super().invoke(ctx)

@@ -385,3 +385,30 @@ async def test_the_lead_marks_an_item_gold_and_an_annotator_cannot(
             assert reference.scores[reference.chosen_id] == {"clarity": 5, "safety": 3}
         else:
             assert gold == {}
+
+
+async def test_a_score_that_waits_too_long_for_the_lock_is_reported_not_a_crash(
+    app_project: Path, monkeypatch
+):
+    """Another process holds the write lock past the wait: the app says the score was not
+    saved and goes on (the slider keeps its value); once the lock is free, it saves."""
+    import sqlite3
+
+    monkeypatch.setattr("dpo_tui.store.connection.BUSY_TIMEOUT_MS", 200)
+    app = make_app(app_project)
+    other = sqlite3.connect(app_project, isolation_level=None)
+    async with app.run_test(size=(120, 40)) as pilot:
+        other.execute("BEGIN IMMEDIATE")
+        await pilot.press("5")
+        await pilot.pause()
+        slider = app.screen.query(RubricSlider).first()
+        assert slider.value is None
+        messages = [n.message for n in app._notifications]
+        assert any("Not saved:" in m and "write lock" in m for m in messages)
+        other.execute("ROLLBACK")
+        await pilot.press("5")
+        await pilot.pause()
+        assert slider.value == 5
+    other.close()
+    first = app.session.item.candidates[0].id
+    assert first_prompt_scores(app_project, app)[first] == {"clarity": 5}

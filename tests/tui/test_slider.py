@@ -97,8 +97,9 @@ async def test_commit_runs_before_the_new_value_is_shown():
 
     class Committing(App[None]):
         def compose(self) -> ComposeResult:
-            def commit(slider: RubricSlider, value: int | None) -> None:
+            def commit(slider: RubricSlider, value: int | None) -> bool:
                 order.append(f"commit {value} (shown {slider.value})")
+                return True
 
             yield RubricSlider(CRITERION, "c1", commit=commit)
 
@@ -110,3 +111,15 @@ async def test_commit_runs_before_the_new_value_is_shown():
         await pilot.press("3")
         await pilot.pause()
     assert order == ["commit 3 (shown None)", "changed 3"]
+
+
+async def test_a_commit_that_fails_leaves_the_value_as_it_was():
+    class Refusing(App[None]):
+        def compose(self) -> ComposeResult:
+            yield RubricSlider(CRITERION, "c1", commit=lambda slider, value: False)
+
+    app = Refusing()
+    async with app.run_test() as pilot:
+        await pilot.press("3")
+        await pilot.pause()
+        assert app.query_one(RubricSlider).value is None

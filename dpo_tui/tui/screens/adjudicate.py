@@ -14,6 +14,7 @@ from textual.widgets import Footer, Static, TextArea
 
 from dpo_tui.core.safe_text import visible
 from dpo_tui.services.adjudicating import AdjudicationSession, DisputedItem
+from dpo_tui.tui.saving import saved
 
 
 class AdjudicateScreen(Screen[None]):
@@ -139,11 +140,18 @@ class AdjudicateScreen(Screen[None]):
         if item is None or number > len(item.proposals):
             return
         proposal = item.proposals[number - 1]
-        self.refresh_status(self.session.resolve(proposal.chosen, proposal.rejected, self._note()))
+        self._resolve(proposal.chosen, proposal.rejected)
 
     def action_no_pair(self) -> None:
         if self.session.item is not None:
-            self.refresh_status(self.session.resolve(None, None, self._note()))
+            self._resolve(None, None)
+
+    def _resolve(self, chosen: str | None, rejected: str | None) -> None:
+        note = self._note()
+        path = self.session.store.path
+        item = saved(self, path, lambda: self.session.resolve(chosen, rejected, note))
+        if item is not None:
+            self.refresh_status(item)
 
     async def action_step(self, direction: int) -> None:
         item = self.session.step(direction)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Callable
+from typing import ClassVar, TypeVar
 
 from textual import events, on, work
 from textual.app import ComposeResult
@@ -22,12 +23,15 @@ from dpo_tui.generation.base import Backend, GeneratedCandidate
 from dpo_tui.services.annotating import FILTERS, AnnotationSession, ItemView, Progress
 from dpo_tui.services.generating import messages_of, stored_candidate
 from dpo_tui.services.gold import mark_gold
+from dpo_tui.tui.saving import saved
 from dpo_tui.tui.screens.app_access import dpo_app
 from dpo_tui.tui.screens.goto import GoToScreen
 from dpo_tui.tui.screens.practice import PracticeScreen, feedback_text, summary_text
 from dpo_tui.tui.widgets.candidate_pane import CandidatePane, show_content
 from dpo_tui.tui.widgets.footer import KeyFooter
 from dpo_tui.tui.widgets.slider import RubricSlider
+
+T = TypeVar("T")
 
 DIAGNOSIS_IDLE_SECONDS = 0.6
 PANE_MIN_WIDTH = 38
@@ -225,9 +229,17 @@ class AnnotateScreen(Screen[None]):
 
     # -- events ------------------------------------------------------------------
 
-    def commit_score(self, slider: RubricSlider, value: int | None) -> None:
-        """Called by a slider before its new value shows: the score is in the file first."""
-        self.session.set_score(slider.candidate_id, slider.criterion.key, value)
+    def commit_score(self, slider: RubricSlider, value: int | None) -> bool:
+        """Called by a slider before its new value shows: the score is in the file first
+        (False: it could not be written, and the slider keeps its value)."""
+        done = self._saved(
+            lambda: self.session.set_score(slider.candidate_id, slider.criterion.key, value)
+        )
+        return done is not None
+
+    def _saved(self, change: Callable[[], T]) -> T | None:
+        """`change()`, or None when it could not be written (the app says why)."""
+        return saved(self, self.session.store.path, change)
 
     @on(RubricSlider.Changed)
     def score_changed(self) -> None:
@@ -263,7 +275,10 @@ class AnnotateScreen(Screen[None]):
         if problem:  # kept in the editor, not saved, until the annotator shortens it
             self.notify(f"Not saved: {problem}.", severity="error", timeout=6)
             return
-        self.refresh_status(self.session.set_diagnosis(self._editor.text))
+        text = self._editor.text
+        item = self._saved(lambda: self.session.set_diagnosis(text))
+        if item is not None:  # else kept in the editor, to save on the next pause or move
+            self.refresh_status(item)
 
     # -- actions -----------------------------------------------------------------
 
@@ -289,7 +304,10 @@ class AnnotateScreen(Screen[None]):
         await self._step(direction)
 
     async def _step(self, direction: int) -> None:
-        item = self.session.step(direction)
+        moved = self._saved(lambda: (self.session.step(direction),))
+        if moved is None:
+            return
+        item = moved[0]
         practice = dpo_app(self).practice
         if item is None and practice is not None and direction > 0:
             self.app.push_screen(PracticeScreen("Practice", summary_text(practice.summary())))
@@ -299,7 +317,9 @@ class AnnotateScreen(Screen[None]):
 
     async def action_next_unfinished(self) -> None:
         self.save_diagnosis()
-        await self._go(self.session.step(1, "unfinished"), "No unfinished item after this one.")
+        moved = self._saved(lambda: (self.session.step(1, "unfinished"),))
+        if moved is not None:
+            await self._go(moved[0], "No unfinished item after this one.")
 
     async def action_cycle_filter(self) -> None:
         self.session.filter = FILTERS[(FILTERS.index(self.session.filter) + 1) % len(FILTERS)]
@@ -315,23 +335,23 @@ class AnnotateScreen(Screen[None]):
                 self.notify(visible(f"No prompt matches {query!r}."), severity="warning")
                 return
             self.save_diagnosis()
-            await self.show_item(self.session.open(index))
+            item = self._saved(lambda: self.session.open(index))
+            if item is not None:
+                await self.show_item(item)
 
         self.app.push_screen(GoToScreen(len(self.session.prompt_ids)), jump)
 
     def action_mark_gold(self) -> None:
         """Lead only: make this item a gold item (its pair and diagnosis the reference)."""
         self.save_diagnosis()
-        try:
-            mark_gold(self.session)
-        except DpoError as exc:
-            self.notify(visible(f"Not marked gold: {exc}"), severity="warning", timeout=5)
-            return
-        self.notify("Marked as a gold item: its pair and diagnosis are the reference.")
+        if self._saved(lambda: mark_gold(self.session)) is not None:
+            self.notify("Marked as a gold item: its pair and diagnosis are the reference.")
 
     def action_flag(self, flag: Flag) -> None:
         self.save_diagnosis()
-        self.refresh_status(self.session.toggle_flag(flag))
+        item = self._saved(lambda: self.session.toggle_flag(flag))
+        if item is not None:
+            self.refresh_status(item)
 
     def action_edit_diagnosis(self) -> None:
         # set_focus, not focus(): at once, so the keys typed next land in the editor.
@@ -401,18 +421,19 @@ class AnnotateScreen(Screen[None]):
         new = stored_candidate(
             old.prompt_id, made, backend, old.params.get("slot"), regenerated_from=old.id
         )
-        try:
-            item = self.session.replace_candidate(old.id, new)
-        except DpoError as exc:
-            self.notify(str(exc), severity="error")
-            item = self.item
-        await self.show_item(item)
+        await self.show_item(
+            self._saved(lambda: self.session.replace_candidate(old.id, new)) or self.item
+        )
 
     async def action_undo(self) -> None:
-        await self._history(self.session.undo())
+        done = self._saved(lambda: (self.session.undo(),))
+        if done is not None:
+            await self._history(done[0])
 
     async def action_redo(self) -> None:
-        await self._history(self.session.redo())
+        done = self._saved(lambda: (self.session.redo(),))
+        if done is not None:
+            await self._history(done[0])
 
     async def _history(self, item: ItemView | None) -> None:
         if item is None:

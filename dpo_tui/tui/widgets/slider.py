@@ -16,7 +16,7 @@ from textual.widget import Widget
 from dpo_tui.core.models import Criterion
 
 LABEL_WIDTH = 14
-Commit = Callable[["RubricSlider", int | None], None]
+Commit = Callable[["RubricSlider", int | None], bool]
 """Saves a slider's new value; called synchronously, before the value is shown."""
 
 
@@ -89,8 +89,8 @@ class RubricSlider(Widget, can_focus=True):
         if value is not None:
             value = max(self._scale.start, min(value, self._scale.stop - 1))
         if value != self.value:
-            if self.commit is not None:
-                self.commit(self, value)
+            if self.commit is not None and not self.commit(self, value):
+                return  # not written (the app said why): the slider keeps its value
             self.value = value
             self.post_message(self.Changed(self, value))
 
@@ -107,7 +107,8 @@ class RubricSlider(Widget, can_focus=True):
             digit = 10
         if digit in self._scale:
             self.set_value(digit)
-            self.screen.focus_next(RubricSlider)
+            if self.value == digit:  # written: on to the next slider
+                self.screen.focus_next(RubricSlider)
 
     def on_click(self, event: events.Click) -> None:
         offset = event.x - (LABEL_WIDTH + 1)

@@ -1,7 +1,7 @@
-"""The CLI's edge: failures of the machine or of a file (a full disk, a read-only file, another
-process's write lock, a damaged project) become a message that says what happened, to which
-file, and what to do, with exit status 1, instead of a traceback. Failures not listed here are
-bugs and keep their traceback."""
+"""The edge of the CLI and the app: failures of the machine or of a file (a full disk, a
+read-only file, another process's write lock, a damaged project) become a message that says
+what happened, to which file, and what to do (the CLI exits with status 1, the app shows it and
+goes on), instead of a traceback. Failures not listed here are bugs and keep their traceback."""
 
 from __future__ import annotations
 
