@@ -10,7 +10,7 @@ from pathlib import Path
 
 from dpo_tui.core.importers import FORMATS, detect_format, read_prompts
 from dpo_tui.core.importers.annotations import restore_text_cells, to_annotations
-from dpo_tui.core.importers.base import ImportOptions
+from dpo_tui.core.importers.base import ImportOptions, PromptFile
 from dpo_tui.core.importers.candidates import to_candidates
 from dpo_tui.core.models import Candidate, Judgement, Prompt
 from dpo_tui.core.spreadsheet import neutralise_cells
@@ -39,14 +39,13 @@ def import_prompts(
     format_name: str | None = None,
 ) -> list[ImportResult]:
     """Import prompt files all or nothing: every file is read and validated before any write."""
-    parsed: list[tuple[Path, str, list[Prompt], str]] = []
+    parsed: list[tuple[Path, str, PromptFile, str]] = []
     for path in files:
         fmt = detect_format(path, format_name)
-        prompts = read_prompts(path, fmt, options)
-        parsed.append((path, fmt, prompts, file_sha256(path)))
+        parsed.append((path, fmt, read_prompts(path, fmt, options), file_sha256(path)))
     results = []
     with store.writing():
-        for path, fmt, prompts, digest in parsed:
+        for path, fmt, read, digest in parsed:
             record = ImportRecord(
                 kind="prompts",
                 path=str(path),
@@ -57,8 +56,8 @@ def import_prompts(
                 skipped_duplicates=0,
                 imported_at=now(),
             )
-            added, skipped = store.add_prompts(prompts, record)
-            results.append(ImportResult(path, fmt, len(prompts), added, skipped))
+            added, skipped = store.add_prompts(read.prompts, record, repeated=read.repeated)
+            results.append(ImportResult(path, fmt, read.records, added, skipped))
         if any(result.added for result in results):
             store.near_duplicate_prompts()  # computed once here, read by report and export
     return results

@@ -31,15 +31,16 @@ class PromptRows(StoreBase):
         return {row[0] for row in self.db.execute("select id from prompts")}
 
     def add_prompts(
-        self, prompts: Sequence[Prompt], record: ImportRecord | None = None
+        self, prompts: Sequence[Prompt], record: ImportRecord | None = None, repeated: int = 0
     ) -> tuple[int, int]:
-        """Insert new prompts in one transaction; returns (added, skipped as duplicates).
+        """Insert new prompts in one transaction; returns (added, skipped as duplicates),
+        counting `repeated` more duplicates its caller already left out.
 
         `record` is logged in `imports` when anything was added, so a repeated import
         changes nothing at all.
         """
         if not prompts:
-            return 0, 0
+            return 0, repeated
         _check_storable((p.text, *(m.content for m in p.messages or ())) for p in prompts)
         with self.writing():
             existing = self.prompt_ids()
@@ -59,7 +60,7 @@ class PromptRows(StoreBase):
                 }
                 for p in fresh.values()
             ]
-            added, skipped = len(rows), len(prompts) - len(rows)
+            added, skipped = len(rows), len(prompts) - len(rows) + repeated
             self._table("prompts").insert_all(rows)
             if record is not None and added:
                 self.log_import(

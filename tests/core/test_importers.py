@@ -16,20 +16,23 @@ INPUTS = DATA / "inputs"
 
 
 def read(path: Path, **options) -> list:
-    return read_prompts(path, detect_format(path), ImportOptions(**options))
+    return read_prompts(path, detect_format(path), ImportOptions(**options)).prompts
 
 
 def test_jsonl_reads_prompts_tags_and_source():
-    prompts = read(INPUTS / "good.jsonl")
+    """The third record is the first one once case and spacing are normalized: the same
+    prompt, kept once (the first), and counted as a repeat."""
+    path = INPUTS / "good.jsonl"
+    read_file = read_prompts(path, detect_format(path), ImportOptions())
+    prompts = read_file.prompts
     assert [p.text for p in prompts] == [
         "How do I reset my password?",
         "Why was I charged twice this month?",
-        "how do I RESET my   password?",
     ]
+    assert (read_file.records, read_file.repeated) == (3, 1)
     assert prompts[0].tags == ("support", "easy")
     assert prompts[0].source == "good.jsonl"
     assert prompts[1].source == "billing_queue"
-    assert prompts[0].id == prompts[2].id
 
 
 def test_json_array_reads_objects_and_strings(tmp_path: Path):

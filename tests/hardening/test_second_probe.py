@@ -143,6 +143,35 @@ def test_a_parquet_file_of_one_large_text_repeated_stays_small_in_memory(tmp_pat
     assert peak_kib < 1_000_000, f"{peak_kib / 1024:.0f} MiB"
 
 
+def test_a_parquet_file_of_one_valid_prompt_repeated_is_one_prompt_in_memory(tmp_path: Path):
+    """40,000 rows of one 32,000-character prompt (within --max-chars): held as one prompt,
+    the repeats counted as duplicates, not 1.3 GB of equal strings."""
+    rows = 40_000
+    bomb = tmp_path / "same.parquet"
+    column = pa.DictionaryArray.from_arrays(
+        pa.array([0] * rows, pa.int32()), pa.array(["Why? " + "y" * 31_995])
+    )
+    pq.write_table(pa.table({"prompt": column}), bomb, compression="zstd")
+    project = tmp_path / "p.dpo"
+    assert invoke("init", project, "--rubric", RUBRIC, "--annotator", "al")[0] == 0
+    if not Path("/proc/self/status").exists():
+        pytest.skip("reads the child's peak memory (VmHWM) from /proc")
+    measured = (
+        "import re, sys\nfrom dpo_tui.cli import main\ntry:\n    main()\nfinally:\n"
+        "    status = open('/proc/self/status').read()\n"
+        "    print('peak', re.search(r'VmHWM:\\s+(\\d+)', status).group(1), file=sys.stderr)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", measured, "import", str(project), str(bomb)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "read 40000, added 1, skipped 39999 duplicates" in " ".join(done.stdout.split())
+    peak_kib = int(done.stderr.rsplit("peak ", 1)[1])
+    assert peak_kib < 600_000, f"{peak_kib / 1024:.0f} MiB"
+
+
 def test_prompts_from_one_template_keep_a_bounded_number_of_pairs():
     texts = [f"distinct prompt {i} q" for i in range(3000)]
     pairs = near_duplicate_pairs(texts)

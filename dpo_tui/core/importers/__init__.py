@@ -6,8 +6,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from dpo_tui.core.importers import delimited, json_array, jsonl, parquet, text
-from dpo_tui.core.importers.base import ImportOptions, RawRecord, to_prompts
-from dpo_tui.core.models import Prompt
+from dpo_tui.core.importers.base import ImportOptions, PromptFile, RawRecord, to_prompts
 from dpo_tui.errors import InputFileError
 
 Reader = Callable[[Path, ImportOptions], Iterator[RawRecord]]
@@ -54,7 +53,8 @@ def detect_format(path: Path, format_name: str | None = None) -> str:
     return detected
 
 
-def read_prompts(path: Path, format_name: str, options: ImportOptions) -> list[Prompt]:
-    """Every prompt in the file, validated; raises on the first bad record, writing nothing."""
+def read_prompts(path: Path, format_name: str, options: ImportOptions) -> PromptFile:
+    """Every distinct prompt in the file, validated; raises on the first bad record, writing
+    nothing."""
     unit = "row" if format_name == "parquet" else "line"
     return to_prompts(path, FORMATS[format_name](path, options), options, unit=unit)

@@ -79,15 +79,54 @@ def read_bytes(path: Path) -> bytes:
         raise InputFileError(path, f"cannot read the file ({exc.strerror})") from None
 
 
+@dataclass(frozen=True)
+class PromptFile:
+    """The distinct prompts of a file (the first of each, in file order) and how many
+    records it held: a file repeating one prompt 150,000 times holds one prompt in memory."""
+
+    prompts: list[Prompt]
+    records: int
+
+    @property
+    def repeated(self) -> int:
+        """Records that repeat an earlier prompt of the same file."""
+        return self.records - len(self.prompts)
+
+
 def to_prompts(
     path: Path, records: Iterable[RawRecord], options: ImportOptions, unit: str = "line"
-) -> list[Prompt]:
-    """Validate raw records into prompts; the first bad record raises, naming its line."""
+) -> PromptFile:
+    """Validate raw records into prompts; the first bad record raises, naming its line. A
+    record identical to an earlier one (the same text, or the same flat fields) is counted and
+    not converted again."""
     converter = _Converter(path, options, unit)
-    prompts = [converter.convert(record) for record in records]
-    if not prompts:
+    distinct: dict[str, Prompt] = {}
+    seen: set[object] = set()
+    count = 0
+    for record in records:
+        count += 1
+        key = _record_key(record.value)
+        if key is not None and key in seen:
+            continue
+        prompt = converter.convert(record)
+        if key is not None:
+            seen.add(key)
+        distinct.setdefault(prompt.id, prompt)
+    if not distinct:
         raise InputFileError(path, "no prompts found: the file is empty")
-    return prompts
+    return PromptFile(list(distinct.values()), count)
+
+
+def _record_key(value: object) -> object | None:
+    """What makes two records the same record: a bare string itself, an object of text and
+    number fields as its sorted items; None for anything else (always converted)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and all(
+        isinstance(v, str | int | float | bool) or v is None for v in value.values()
+    ):
+        return tuple(sorted((str(k), repr(v)) for k, v in value.items()))
+    return None
 
 
 class _Converter:
