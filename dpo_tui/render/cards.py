@@ -18,7 +18,7 @@ from dpo_tui.core.annotator_cards import (
     AnnotatorCards,
 )
 from dpo_tui.core.safe_text import visible
-from dpo_tui.render.html import TEMPLATES
+from dpo_tui.render.html import render_page
 
 COLUMNS = (
     "annotator",
@@ -127,7 +127,8 @@ def render_cards(cards: AnnotatorCards, project: str) -> Iterator[RenderableType
 
 def render_cards_html(cards: AnnotatorCards, project: str) -> str:
     """The report cards as one HTML document (no script, nothing loaded)."""
-    page = TEMPLATES.get_template("annotators.html.j2").render(
+    return render_page(
+        "annotators.html.j2",
         project=project,
         version=__version__,
         columns=[(name, "num" if index else "") for index, name in enumerate(COLUMNS)],
@@ -143,4 +144,3 @@ def render_cards_html(cards: AnnotatorCards, project: str) -> str:
         warnings=warnings(cards),
         legend=legend(),
     )
-    return page.replace("&#34;", "&quot;").replace("&#39;", "&#x27;")

@@ -14,7 +14,7 @@ from dpo_tui import __version__
 from dpo_tui.core.agreement import ALPHA_ACCEPTABLE
 from dpo_tui.core.rubric_health import ALPHA_GOOD, MIN_UNITS, REDUNDANT_ABOVE, RubricHealth
 from dpo_tui.core.safe_text import visible
-from dpo_tui.render.html import TEMPLATES
+from dpo_tui.render.html import render_page
 
 COLUMNS = (
     "criterion",
@@ -120,7 +120,8 @@ def _legend() -> str:
 
 def render_health_html(health: RubricHealth, project: str) -> str:
     """The rubric health as one HTML document (no script, nothing loaded)."""
-    page = TEMPLATES.get_template("rubric_health.html.j2").render(
+    return render_page(
+        "rubric_health.html.j2",
         project=project,
         health=health,
         version=__version__,
@@ -131,4 +132,3 @@ def render_health_html(health: RubricHealth, project: str) -> str:
         advice=advice(health),
         legend=_legend(),
     )
-    return page.replace("&#34;", "&quot;").replace("&#39;", "&#x27;")

@@ -80,9 +80,19 @@ TEMPLATES = jinja2.Environment(
 TEMPLATES.filters["pct"] = _pct
 
 
+def render_page(template: str, **context: Any) -> str:
+    """`template` rendered with `context`, as each page of dpo-tui is written."""
+    page = TEMPLATES.get_template(template).render(**context)
+    # markupsafe spells `"` and `'` as `&#34;` and `&#39;`; keep the page's spelling, that of
+    # `html.escape`. Same characters, and only the escaper writes these: a `&` from the data is
+    # `&amp;` by now, and the templates contain neither.
+    return page.replace("&#34;", "&quot;").replace("&#39;", "&#x27;")
+
+
 def render_html(report: QualityReport, project: str, rubric_name: str) -> str:
     """The whole report as one HTML document that needs nothing but a browser, offline."""
-    page = TEMPLATES.get_template("report.html.j2").render(
+    return render_page(
+        "report.html.j2",
         project=project,
         rubric_name=rubric_name,
         version=__version__,
@@ -104,10 +114,6 @@ def render_html(report: QualityReport, project: str, rubric_name: str) -> str:
         agreement_target=DEFAULT_TARGET,
         near_duplicate=NEAR_DUPLICATE,
     )
-    # markupsafe spells `"` and `'` as `&#34;` and `&#39;`; keep the page's spelling, that of
-    # `html.escape`. Same characters, and only the escaper writes these: a `&` from the data is
-    # `&amp;` by now, and the templates contain neither.
-    return page.replace("&#34;", "&quot;").replace("&#39;", "&#x27;")
 
 
 # -- chart helpers --------------------------------------------------------------------------
