@@ -13,17 +13,13 @@ Run from the repository root: `python benchmarks/annotator_report.py [--files N]
 
 from __future__ import annotations
 
-import argparse
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
 from harness import Run
-from merge_report import TEAM, ensure_files
+from merge_report import merged_copy, run_on_team_files
 
 from dpo_tui.core.annotator_cards import GoldReference
-from dpo_tui.services.merging import merge_files
 from dpo_tui.services.reporting import annotator_cards_report, project_report
 from dpo_tui.store.project import ProjectStore
 
@@ -32,43 +28,19 @@ GOLD_ITEMS = 1_000
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--files", type=int, default=10, help="annotator files (10)")
-    parser.add_argument("--prompts", type=int, default=10_000, help="prompts per file (10000)")
-    parser.add_argument("--keep", type=Path, help="keep (and reuse) the generated files here")
-    args = parser.parse_args()
-    bench = Run("annotator_report")
-    temp = None if args.keep else Path(tempfile.mkdtemp(prefix="dpo-tui-cards-"))
-    folder = args.keep or temp or Path()
-    folder.mkdir(parents=True, exist_ok=True)
-    try:
-        files = ensure_files(folder, args.files, args.prompts)
-        measure(folder, files, bench)
-        bench.save()
-    finally:
-        if temp is not None:
-            shutil.rmtree(temp, ignore_errors=True)
+    run_on_team_files("annotator_report", __doc__, measure)
 
 
 def measure(folder: Path, files: list[Path], bench: Run) -> None:
-    merged = folder / "team.cards.dpo"
-    for leftover in (merged, Path(f"{merged}-wal"), Path(f"{merged}-shm")):
-        leftover.unlink(missing_ok=True)
-    shutil.copyfile(folder / TEAM, merged)
-    started = time.perf_counter()
+    merged = merged_copy(folder, files, "team.cards.dpo")
     with ProjectStore.open(merged) as store:
-        store.near_duplicate_prompts()
-        merge_files(store, files)
         by_prompt = store.candidate_ids_by_prompt()
         gold = [
             GoldReference(pid, ids[0], ids[1], {}, "the first is better")
             for pid, ids in list(by_prompt.items())[:GOLD_ITEMS]
         ]
         store.add_gold(gold, "lead")
-    print(
-        f"merged, {len(gold):,} gold items added: "
-        f"{time.perf_counter() - started:.0f} s (not counted)"
-    )
+    print(f"{len(gold):,} gold items added")
     with ProjectStore.open(merged, read_only=True) as store:
         started = time.perf_counter()
         report = project_report(store)

@@ -303,33 +303,58 @@ def attach_copy(target: Path, files: list[Path]) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    run_on_team_files("merge_report", __doc__, run)
+
+
+def run_on_team_files(
+    name: str, doc: str | None, measure: Callable[[Path, list[Path], Run], None]
+) -> None:
+    """What every benchmark on the team files does: read `--files`, `--prompts` and `--keep`,
+    print the machine line, generate the files (or reuse those kept), `measure`, save."""
+    parser = argparse.ArgumentParser(description=(doc or name).splitlines()[0])
     parser.add_argument("--files", type=int, default=10, help="annotator files (10)")
     parser.add_argument("--prompts", type=int, default=10_000, help="prompts per file (10000)")
     parser.add_argument("--keep", type=Path, help="keep (and reuse) the generated files here")
     args = parser.parse_args()
     if args.files < 2 or args.prompts < 1:
         parser.error("need --files >= 2 and --prompts >= 1")
-    bench = Run("merge_report")
-    temp = None if args.keep else Path(tempfile.mkdtemp(prefix="dpo-tui-merge-"))
+    bench = Run(name)
+    temp = None if args.keep else Path(tempfile.mkdtemp(prefix=f"dpo-tui-{name}-"))
     folder = args.keep or temp or Path()
     folder.mkdir(parents=True, exist_ok=True)
     try:
         files = ensure_files(folder, args.files, args.prompts)
-        run(folder, files, bench)
+        measure(folder, files, bench)
         bench.save()
     finally:
         if temp is not None:
             shutil.rmtree(temp, ignore_errors=True)
 
 
+def fresh_copy(folder: Path, name: str) -> Path:
+    """A new copy of the team project, `folder/name` (and no WAL of an earlier one)."""
+    path = folder / name
+    for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        leftover.unlink(missing_ok=True)
+    shutil.copyfile(folder / TEAM, path)
+    return path
+
+
+def merged_copy(folder: Path, files: list[Path], name: str) -> Path:
+    """`fresh_copy` with its near-duplicate prompts computed (as `import` does) and `files`
+    merged in; the time it takes is printed, not counted."""
+    path = fresh_copy(folder, name)
+    started = time.perf_counter()
+    with ProjectStore.open(path) as store:
+        store.near_duplicate_prompts()
+        merge_files(store, files)
+    print(f"merged {len(files)} files into {name}: {time.perf_counter() - started:.0f} s")
+    return path
+
+
 def run(folder: Path, files: list[Path], bench: Run) -> None:
     """Merge and report on one copy of the team project, the baseline on another."""
-    merged, copied = folder / "team.merged.dpo", folder / "team.attach.dpo"
-    for path in (merged, copied):
-        for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-            leftover.unlink(missing_ok=True)
-        shutil.copyfile(folder / TEAM, path)
+    merged, copied = fresh_copy(folder, "team.merged.dpo"), fresh_copy(folder, "team.attach.dpo")
     held = [counts(path) for path in files]
     rows = {table: sum(c[table] for c in held) for table in held[0]}
     values = rows.pop("values")

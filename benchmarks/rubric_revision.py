@@ -16,24 +16,16 @@ generates them once).
 
 from __future__ import annotations
 
-import argparse
-import shutil
-import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 from harness import Run
-from merge_report import RUBRIC, TEAM, ensure_files
+from merge_report import RUBRIC, merged_copy, run_on_team_files, timed
 
 from dpo_tui.core.rubric import load_rubric, parse_rubric, resolve_rubric
-from dpo_tui.services.merging import merge_files
 from dpo_tui.services.reporting import project_report, rubric_health_report
 from dpo_tui.services.revising import revise_rubric
 from dpo_tui.store.project import ProjectStore
 
-T = TypeVar("T")
 TARGET_SECONDS = 10.0
 ADDED = """
 [[criteria]]
@@ -44,40 +36,12 @@ scale = { min = 1, max = 5, labels = { 1 = "Wrong tone", 5 = "Right tone" } }
 """
 
 
-def timed(call: Callable[[], T]) -> tuple[T, float]:
-    started = time.perf_counter()
-    value = call()
-    return value, time.perf_counter() - started
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--files", type=int, default=10, help="annotator files (10)")
-    parser.add_argument("--prompts", type=int, default=10_000, help="prompts per file (10000)")
-    parser.add_argument("--keep", type=Path, help="keep (and reuse) the generated files here")
-    args = parser.parse_args()
-    bench = Run("rubric_revision")
-    temp = None if args.keep else Path(tempfile.mkdtemp(prefix="dpo-tui-revise-"))
-    folder = args.keep or temp or Path()
-    folder.mkdir(parents=True, exist_ok=True)
-    try:
-        files = ensure_files(folder, args.files, args.prompts)
-        measure(folder, files, bench)
-        bench.save()
-    finally:
-        if temp is not None:
-            shutil.rmtree(temp, ignore_errors=True)
+    run_on_team_files("rubric_revision", __doc__, measure)
 
 
 def measure(folder: Path, files: list[Path], bench: Run) -> None:
-    merged = folder / "team.revision.dpo"
-    for leftover in (merged, Path(f"{merged}-wal"), Path(f"{merged}-shm")):
-        leftover.unlink(missing_ok=True)
-    shutil.copyfile(folder / TEAM, merged)
-    with ProjectStore.open(merged) as store:
-        _, seconds = timed(lambda: (store.near_duplicate_prompts(), merge_files(store, files)))
-    print(f"merged {len(files)} files into {merged.name}: {seconds:.0f} s (not counted)")
-
+    merged = merged_copy(folder, files, "team.revision.dpo")
     text = load_rubric(resolve_rubric(RUBRIC)).text
     weights = parse_rubric(text.replace("weight = 1.0", "weight = 2.0", 1), "weights.toml")
     assert weights.text != text, "the bundled rubric has no `weight = 1.0` to change"
