@@ -91,13 +91,14 @@ class AnnotationSession:
         self.rubric = store.rubric
         self.clock = clock
         self.filter: ItemFilter = "all"
-        self._state = store.annotation_state(self.annotator)
+        older = store.older_cards(self.annotator)  # read once: both below need it
+        self._state = store.annotation_state(self.annotator, older)
         if only is not None:
             self._state = {pid: state for pid, state in self._state.items() if pid in only}
         self.prompt_ids = list(self._state)
         self._done = {pid for pid in self.prompt_ids if self._is_done(pid)}
         self._without_candidates = {pid for pid, state in self._state.items() if not state[0]}
-        self._rescore = set(store.needs_rescore(self.annotator))
+        self._rescore = set(store.needs_rescore(self.annotator, older))
         self._history = _History()
         self._disputed: set[str] | None = None
         self._opened_at: float | None = None

@@ -8,10 +8,10 @@ import sqlite3
 from pathlib import Path
 
 from dpo_tui.core.practice import PracticeFeedback, PracticeSummary, practice_feedback, summarize
-from dpo_tui.core.rubric import parse_rubric
 from dpo_tui.errors import DpoError, ProjectError
 from dpo_tui.services.annotating import AnnotationSession, named_annotator
 from dpo_tui.services.atomic import move_all, refuse_existing, staging
+from dpo_tui.services.team import new_file_for
 from dpo_tui.store.project import ProjectStore
 
 
@@ -26,17 +26,12 @@ def practice_file(source: ProjectStore, out: Path, annotator: str, items: int | 
             hint="add them with `dpo-tui gold add PROJECT --from FILE`",
         )
     refuse_existing([out], "choose another --out")
-    rubric = parse_rubric(source.meta.rubric_text, f"{source.path} (stored rubric)")
-    wanted = {g.prompt_id for g in gold}
+    prompts = {p.id: p for p in source.prompts()}
+    ids = [g.prompt_id for g in gold]
     try:
         with staging(out) as folder:
             built = folder / out.name
-            with ProjectStore.create(
-                built, rubric, named_annotator(annotator), history=source.rubric_versions()
-            ) as store:
-                store.add_prompts([p for p in source.prompts() if p.id in wanted])
-                for item in gold:
-                    store.add_candidates(source.candidates(item.prompt_id))
+            with new_file_for(source, built, named_annotator(annotator), ids, prompts) as store:
                 store.add_gold(gold, source.meta.annotator)
             move_all({built: out}, "choose another --out")
     except (OSError, sqlite3.Error) as exc:

@@ -12,10 +12,11 @@ import itertools
 import random
 import sqlite3
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from dpo_tui.core.rubric import parse_rubric
+from dpo_tui.core.models import Prompt
 from dpo_tui.errors import ProjectError
 from dpo_tui.services.annotating import AnnotationSession
 from dpo_tui.services.atomic import move_all, refuse_existing, staging
@@ -90,23 +91,15 @@ def assign(
     out.mkdir(parents=True, exist_ok=True)
     targets = {name: out / f"{name}.dpo" for name in annotators}
     refuse_existing(list(targets.values()), "choose another --out folder")
-    rubric = parse_rubric(source.meta.rubric_text, f"{source.path} (stored rubric)")
-    history = source.rubric_versions()
     prompts = {p.id: p for p in source.prompts()}
     assignment_id = uuid.uuid4().hex
     try:
         with staging(out / "assign") as folder:
             for name in annotators:
-                with ProjectStore.create(
-                    folder / f"{name}.dpo",
-                    rubric,
-                    name,
-                    assignment_id=assignment_id,
-                    history=history,
-                ) as store:
-                    store.add_prompts([prompts[pid] for pid in given[name]])
-                    for pid in given[name]:
-                        store.add_candidates(source.candidates(pid))
+                made = new_file_for(
+                    source, folder / f"{name}.dpo", name, given[name], prompts, assignment_id
+                )
+                made.close()
             move_all(
                 {folder / f"{name}.dpo": target for name, target in targets.items()},
                 "choose another --out folder",
@@ -122,6 +115,34 @@ def assign(
     return Assignment(
         assignment_id, targets, {n: len(given[n]) for n in annotators}, shared, len(seeded)
     )
+
+
+def new_file_for(
+    source: ProjectStore,
+    path: Path,
+    annotator: str,
+    prompt_ids: list[str],
+    prompts: Mapping[str, Prompt],
+    assignment_id: str | None = None,
+) -> ProjectStore:
+    """A new project file at `path` for `annotator`, with `source`'s rubric and its versions
+    and these prompts (`prompts` holds them by id), in this order, with their candidates;
+    returned open."""
+    store = ProjectStore.create(
+        path,
+        source.loaded_rubric,
+        annotator,
+        assignment_id=assignment_id,
+        history=source.rubric_versions(),
+    )
+    try:
+        store.add_prompts([prompts[pid] for pid in prompt_ids])
+        for pid in prompt_ids:
+            store.add_candidates(source.candidates(pid))
+    except BaseException:
+        store.close()
+        raise
+    return store
 
 
 def _gold_items(
