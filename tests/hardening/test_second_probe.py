@@ -115,6 +115,27 @@ def test_rubric_check_refuses_devices_and_fifos(tmp_path: Path):
         assert code == 1 and "not a regular file" in output
 
 
+MEASURED = (  # the child's own peak memory (getrusage's keeps the parent's across exec)
+    "import re, sys\nfrom dpo_tui.cli import main\ntry:\n    main()\nfinally:\n"
+    "    status = open('/proc/self/status').read()\n"
+    "    print('peak', re.search(r'VmHWM:\\s+(\\d+)', status).group(1), file=sys.stderr)"
+)
+
+
+def import_measured(project: Path, source: Path) -> subprocess.CompletedProcess[str]:
+    """`dpo-tui import PROJECT SOURCE` in a child that prints its peak memory (VmHWM)."""
+    return subprocess.run(
+        [sys.executable, "-c", MEASURED, "import", str(project), str(source)],
+        capture_output=True,
+        text=True,
+    )
+
+
+def peak_of(done: subprocess.CompletedProcess[str]) -> int:
+    """The peak memory (KiB) `import_measured`'s child printed."""
+    return int(done.stderr.rsplit("peak ", 1)[1])
+
+
 def test_a_parquet_file_of_one_large_text_repeated_stays_small_in_memory(tmp_path: Path):
     """2,048 rows pointing to one 1 MB text (dictionary encoded, a few hundred bytes on disk)
     used to be decoded 4,096 rows at a time: gigabytes."""
@@ -128,18 +149,9 @@ def test_a_parquet_file_of_one_large_text_repeated_stays_small_in_memory(tmp_pat
     assert invoke("init", project, "--rubric", RUBRIC, "--annotator", "al")[0] == 0
     if not Path("/proc/self/status").exists():
         pytest.skip("reads the child's peak memory (VmHWM) from /proc")
-    measured = (  # the child's own peak memory (getrusage's keeps the parent's across exec)
-        "import re, sys\nfrom dpo_tui.cli import main\ntry:\n    main()\nfinally:\n"
-        "    status = open('/proc/self/status').read()\n"
-        "    print('peak', re.search(r'VmHWM:\\s+(\\d+)', status).group(1), file=sys.stderr)"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", measured, "import", str(project), str(bomb)],
-        capture_output=True,
-        text=True,
-    )
+    done = import_measured(project, bomb)
     assert done.returncode == 1 and "row 1: the prompt is 1,048,576 characters" in done.stderr
-    peak_kib = int(done.stderr.rsplit("peak ", 1)[1])
+    peak_kib = peak_of(done)
     assert peak_kib < 1_000_000, f"{peak_kib / 1024:.0f} MiB"
 
 
@@ -156,19 +168,10 @@ def test_a_parquet_file_of_one_valid_prompt_repeated_is_one_prompt_in_memory(tmp
     assert invoke("init", project, "--rubric", RUBRIC, "--annotator", "al")[0] == 0
     if not Path("/proc/self/status").exists():
         pytest.skip("reads the child's peak memory (VmHWM) from /proc")
-    measured = (
-        "import re, sys\nfrom dpo_tui.cli import main\ntry:\n    main()\nfinally:\n"
-        "    status = open('/proc/self/status').read()\n"
-        "    print('peak', re.search(r'VmHWM:\\s+(\\d+)', status).group(1), file=sys.stderr)"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", measured, "import", str(project), str(bomb)],
-        capture_output=True,
-        text=True,
-    )
+    done = import_measured(project, bomb)
     assert done.returncode == 0, done.stderr
     assert "read 40000, added 1, skipped 39999 duplicates" in " ".join(done.stdout.split())
-    peak_kib = int(done.stderr.rsplit("peak ", 1)[1])
+    peak_kib = peak_of(done)
     assert peak_kib < 600_000, f"{peak_kib / 1024:.0f} MiB"
 
 

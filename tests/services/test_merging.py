@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -278,18 +279,37 @@ def test_a_wal_file_beside_an_input_is_warned_about(team: dict[str, Path]):
 def test_merge_properties(tmp_path_factory, app_project: Path, edits, order):
     """No loss, idempotence and order independence over random edits in three files."""
     root = tmp_path_factory.mktemp("prop")
+    team, files = three_files(app_project, root)
+    for which, candidate, value in edits:
+        path = files[which * 2] if which == 0 else files[1]
+        with ProjectStore.open(path) as store:
+            cid = [row[0] for row in store.db.execute("select id from candidates order by id")]
+            store.set_score(cid[candidate % len(cid)], store.meta.annotator, "clarity", value)
+    results = merged_in_two_orders(team, files, order, root, content)
+    assert results[0] == results[1]
+    held = {(r[0], r[1], r[2]) for r in results[0]["scores"]}
+    for path in files:
+        for row in content(path)["scores"]:
+            assert (row[0], row[1], row[2]) in held
+
+
+def three_files(app_project: Path, root: Path) -> tuple[Path, list[Path]]:
+    """A team project in `root` assigned to alice and bob (every prompt shared), and their
+    files with a copy of alice's as a third."""
     team = root / "team.dpo"
     shutil.copyfile(app_project, team)
     with ProjectStore.open(team) as store:
         files = list(assign(store, ["alice", "bob"], 1.0, root / "out").files.values())
     copy = root / "alice2.dpo"
     shutil.copyfile(files[0], copy)
-    files.append(copy)
-    for which, candidate, value in edits:
-        path = files[which * 2] if which == 0 else files[1]
-        with ProjectStore.open(path) as store:
-            cid = [row[0] for row in store.db.execute("select id from candidates order by id")]
-            store.set_score(cid[candidate % len(cid)], store.meta.annotator, "clarity", value)
+    return team, [*files, copy]
+
+
+def merged_in_two_orders(
+    team: Path, files: list[Path], order: list[int], root: Path, read: Callable[[Path], dict]
+) -> list[dict]:
+    """`read` of two copies of `team`, one with `files` merged in their order, one in
+    `order`; each merged twice, the second merge changing nothing."""
     results = []
     for sequence in ([0, 1, 2], list(order)):
         target = root / f"t{len(results)}.dpo"
@@ -298,9 +318,5 @@ def test_merge_properties(tmp_path_factory, app_project: Path, edits, order):
             merge_files(store, [files[i] for i in sequence])
             again = merge_files(store, [files[i] for i in sequence])
             assert all(s.changed == 0 for s in again)
-        results.append(content(target))
-    assert results[0] == results[1]
-    held = {(r[0], r[1], r[2]) for r in results[0]["scores"]}
-    for path in files:
-        for row in content(path)["scores"]:
-            assert (row[0], row[1], row[2]) in held
+        results.append(read(target))
+    return results

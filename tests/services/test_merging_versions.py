@@ -4,7 +4,6 @@ order-independent and loses nothing."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,13 @@ from dpo_tui.services.revising import revise_rubric
 from dpo_tui.services.team import assign
 from dpo_tui.store.project import ProjectStore
 from tests.conftest import snapshot
-from tests.services.test_merging import annotate, content, team  # noqa: F401
+from tests.services.test_merging import (  # noqa: F401
+    annotate,
+    content,
+    merged_in_two_orders,
+    team,
+    three_files,
+)
 from tests.services.test_revising import GOOD, TONE
 
 V2 = parse_rubric(GOOD + TONE, "v2.toml")
@@ -97,30 +102,17 @@ def test_merge_properties_across_versions(tmp_path_factory, app_project: Path, e
     """Three files, one left under version 1 and two revised to version 2 (one scoring the
     added criterion): no loss, idempotence and order independence, each card's version kept."""
     root = tmp_path_factory.mktemp("versions")
-    team_file = root / "team.dpo"
-    shutil.copyfile(app_project, team_file)
-    with ProjectStore.open(team_file) as store:
-        files = list(assign(store, ["alice", "bob"], 1.0, root / "out").files.values())
-    revise(team_file)
-    copy = root / "alice2.dpo"
-    shutil.copyfile(files[0], copy)
-    files.append(copy)
-    revise(files[1])
-    revise(copy)
+    team_file, files = three_files(app_project, root)
+    for path in (team_file, files[1], files[2]):
+        revise(path)
     for which, candidate, value in edits:
         with ProjectStore.open(files[which]) as store:
             cid = [row[0] for row in store.db.execute("select id from candidates order by id")]
             criterion = "tone" if which == 2 and value % 2 else "clarity"
             store.set_score(cid[candidate % len(cid)], store.meta.annotator, criterion, value)
-    results = []
-    for sequence in ([0, 1, 2], list(order)):
-        target = root / f"t{len(results)}.dpo"
-        shutil.copyfile(team_file, target)
-        with ProjectStore.open(target) as store:
-            merge_files(store, [files[i] for i in sequence])
-            again = merge_files(store, [files[i] for i in sequence])
-            assert all(s.changed == 0 for s in again)
-        results.append({**content(target), "history": history(target)})
+    results = merged_in_two_orders(
+        team_file, files, order, root, lambda path: {**content(path), "history": history(path)}
+    )
     assert results[0] == results[1]
     held = {(r[0], r[1]): r for r in results[0]["scores"]}
     for path in files:
