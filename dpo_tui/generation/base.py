@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Literal, Protocol, Self
@@ -45,6 +45,16 @@ class Backend(Protocol):
         on_token: OnToken | None = None,
     ) -> list[GeneratedCandidate]:
         """One candidate per preset for the conversation `messages` (ending with a user turn)."""
+        ...
+
+    def answer(
+        self,
+        conversations: Sequence[Sequence[Message]],
+        presets: Sequence[DecodingPreset],
+        schema: Mapping[str, object] | None = None,
+    ) -> list[GeneratedCandidate]:
+        """One answer per (conversation, preset), in order (slot i answers conversation i),
+        each constrained to the JSON `schema` if given (a judge's questions)."""
         ...
 
     def close(self) -> None:

@@ -1,8 +1,13 @@
-"""LlamaBackend: the candidates for a prompt decoded together, in one llama.cpp context.
+"""LlamaBackend: the candidates for a prompt (or a judge's answers) decoded together, in one
+llama.cpp context.
 
-The prompt is evaluated once (sequence 0), its KV cache is shared with sequences 1..N-1, and
-then every step decodes one batch holding the last token of each unfinished candidate, each
-sampled by its own sampler chain built from its DecodingPreset.
+The tokens every prompt of a call shares at its start are evaluated once (sequence 0) and their
+KV cache is shared with the other sequences; the rest of each distinct prompt is evaluated into
+a sequence of its own, shared with the answers to the same prompt. For `generate` (one prompt,
+N candidates) that is the prompt once; for a judge, the rubric and the conversation once and
+each candidate's text once. Then every step decodes one batch holding the last token of each
+unfinished answer, each sampled by its own sampler chain built from its DecodingPreset (and
+checked against a JSON schema's grammar: see `constrained`).
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import ctypes
 import functools
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from dpo_tui.config import RepackSetting
@@ -20,6 +25,7 @@ from dpo_tui.core.decoding import DecodingPreset
 from dpo_tui.core.models import Message
 from dpo_tui.errors import GenerationError
 from dpo_tui.generation.base import FinishReason, GeneratedCandidate, OnToken
+from dpo_tui.generation.constrained import GrammarGate, grammar_of
 from dpo_tui.generation.loaded import LoadedModel
 from dpo_tui.generation.models import check_model_file, default_model_path, model_sha256
 from dpo_tui.generation.runtime import default_threads, llama_cpp
@@ -135,37 +141,67 @@ class LlamaBackend:
         on_token: OnToken | None = None,
     ) -> list[GeneratedCandidate]:
         """One candidate per preset, decoded together; `on_token(slot, piece)` as they grow."""
+        prompt = self.format_prompt(messages)
+        return self._run([prompt] * len(presets), presets, on_token, None)
+
+    def answer(
+        self,
+        conversations: Sequence[Sequence[Message]],
+        presets: Sequence[DecodingPreset],
+        schema: Mapping[str, object] | None = None,
+    ) -> list[GeneratedCandidate]:
+        """One answer per (conversation, preset), decoded together, each constrained to the
+        JSON `schema` if given. The tokens the conversations share at their start are
+        evaluated once, and a conversation given several times is evaluated once."""
+        if len(conversations) != len(presets):
+            raise GenerationError(
+                f"{len(conversations)} conversations for {len(presets)} presets",
+                hint="pass one decoding preset per conversation",
+            )
+        prompts = [self.format_prompt(conversation) for conversation in conversations]
+        return self._run(prompts, presets, None, None if schema is None else grammar_of(schema))
+
+    def _run(
+        self,
+        prompts: Sequence[str],
+        presets: Sequence[DecodingPreset],
+        on_token: OnToken | None,
+        grammar: str | None,
+    ) -> list[GeneratedCandidate]:
+        """Decode one answer per (prompt text, preset) together (see the module docstring)."""
         if not self._model.alive:
             raise GenerationError("this model was closed", hint="create a new LlamaBackend")
         if not 1 <= len(presets) <= MAX_CANDIDATES:
             raise GenerationError(
-                f"asked for {len(presets)} candidates; one prompt takes 1 to {MAX_CANDIDATES}",
+                f"asked for {len(presets)} candidates; one call takes 1 to {MAX_CANDIDATES}",
                 hint="pass one decoding preset per candidate",
             )
         started = time.perf_counter()
-        prompt = self.tokenize(self.format_prompt(messages))
-        self._check_fits(len(prompt), presets)
+        tokens = {text: self.tokenize(text) for text in dict.fromkeys(prompts)}
+        leader = {text: prompts.index(text) for text in tokens}
+        shared = _shared_prefix(list(tokens.values()))
+        self._check_fits(shared + sum(len(t) - shared for t in tokens.values()), presets)
         slots: list[_Slot] = []
         try:
-            for index, preset in enumerate(presets):
-                slots.append(slot := _Slot(index, preset, self, on_token))
-                for token in prompt[-PENALTY_LAST_N:]:
-                    llama_cpp.llama_sampler_accept(slot.chain, token)
-            logits_at = [self._decode_prompt(prompt)] * len(slots)
-            for slot in slots[1:]:
-                llama_cpp.llama_memory_seq_cp(self._memory, 0, slot.index, -1, -1)
+            for index, (text, preset) in enumerate(zip(prompts, presets, strict=True)):
+                gate = None if grammar is None else GrammarGate(self._vocab, self._n_vocab, grammar)
+                slots.append(_Slot(index, preset, self, on_token, tokens[text], gate))
+            logits_of = self._decode_prompts(tokens, leader, shared)
+            for slot, text in zip(slots, prompts, strict=True):
+                if slot.index != leader[text]:
+                    llama_cpp.llama_memory_seq_cp(self._memory, leader[text], slot.index, -1, -1)
+            logits_at = [logits_of[text] for text in prompts]
             active = slots
-            position = len(prompt)
             while True:
                 for slot, at in zip(active, logits_at, strict=True):
-                    token = llama_cpp.llama_sampler_sample(slot.chain, self._ctx, at)
-                    slot.take(token, time.perf_counter() - started)
+                    slot.take(slot.sample(self._ctx, at), time.perf_counter() - started)
                 active = [slot for slot in active if slot.finish_reason is None]
                 if not active:
                     break
-                self._decode([(s.last_token, position, s.index, True) for s in active])
+                self._decode([(s.last_token, s.position, s.index, True) for s in active])
+                for slot in active:
+                    slot.position += 1
                 logits_at = list(range(len(active)))
-                position += 1
         finally:
             for slot in slots:
                 slot.free()
@@ -175,7 +211,7 @@ class LlamaBackend:
         new_tokens = sum(preset.max_tokens for preset in presets)
         if prompt_tokens + new_tokens > self.n_ctx:
             raise GenerationError(
-                f"the prompt is {prompt_tokens} tokens and its {len(presets)} candidates may "
+                f"the prompts take {prompt_tokens} tokens and their {len(presets)} answers may "
                 f"add up to {new_tokens} more (the sum of their max_tokens): "
                 f"{prompt_tokens + new_tokens} tokens, over the context of {self.n_ctx} tokens "
                 f"that they share (n_ctx)",
@@ -183,14 +219,33 @@ class LlamaBackend:
                 "use a larger n_ctx",
             )
 
-    def _decode_prompt(self, prompt: list[int]) -> int:
-        """Evaluate the prompt as sequence 0 of an empty cache; the batch index of its logits."""
+    def _decode_prompts(
+        self, tokens: Mapping[str, list[int]], leader: Mapping[str, int], shared: int
+    ) -> dict[str, int]:
+        """Evaluate each distinct prompt into its leader's sequence of an empty cache: the
+        `shared` first tokens once (sequence 0, then copied), the rest of each in batches,
+        every prompt's last token in the final batch; the batch index of each one's logits."""
         llama_cpp.llama_memory_clear(self._memory, True)
-        last = len(prompt) - 1
-        for start in range(0, len(prompt), self.n_batch):
-            chunk = prompt[start : start + self.n_batch]
-            self._decode([(t, start + i, 0, start + i == last) for i, t in enumerate(chunk)])
-        return last % self.n_batch
+        first = next(iter(tokens.values()))
+        self._decode_chunked([(t, i, 0, False) for i, t in enumerate(first[:shared])])
+        if shared:
+            for text, sequence in leader.items():
+                if sequence != 0:
+                    llama_cpp.llama_memory_seq_cp(self._memory, 0, sequence, -1, -1)
+        self._decode_chunked(
+            [
+                (token, shared + i, leader[text], False)
+                for text, prompt in tokens.items()
+                for i, token in enumerate(prompt[shared:-1])
+            ]
+        )
+        last = [(prompt[-1], len(prompt) - 1, leader[text], True) for text, prompt in tokens.items()]
+        self._decode(last)
+        return {text: i for i, text in enumerate(tokens)}
+
+    def _decode_chunked(self, entries: list[tuple[int, int, int, bool]]) -> None:
+        for start in range(0, len(entries), self.n_batch):
+            self._decode(entries[start : start + self.n_batch])
 
     def _decode(self, entries: list[tuple[int, int, int, bool]]) -> None:
         """Decode (token, position, sequence, keep its logits) entries as one batch."""
@@ -295,10 +350,14 @@ class _Slot:
         preset: DecodingPreset,
         backend: LlamaBackend,
         on_token: OnToken | None,
+        prompt: list[int],
+        gate: GrammarGate | None = None,
     ) -> None:
         self.index = index
         self.preset = preset
         self._backend = backend
+        self._gate = gate
+        self.position = len(prompt)
         self.chain = llama_cpp.llama_sampler_chain_init(
             llama_cpp.llama_sampler_chain_default_params()
         )
@@ -308,6 +367,8 @@ class _Slot:
         llama_cpp.llama_sampler_chain_add(self.chain, backend._eog_ban())
         for sampler in _samplers(preset):
             llama_cpp.llama_sampler_chain_add(self.chain, sampler)
+        for token in prompt[-PENALTY_LAST_N:]:
+            llama_cpp.llama_sampler_accept(self.chain, token)
         emit = None if on_token is None else functools.partial(on_token, index)
         self.stream = TextStream((*preset.stop, *backend.template.stop), emit)
         self.token_count = 0
@@ -315,6 +376,17 @@ class _Slot:
         self.finish_reason: FinishReason | None = None
         self.first_token_seconds = 0.0
         self.seconds = 0.0
+
+    def sample(self, ctx: llama_cpp.llama_context_p, at: int) -> int:
+        """The next token, from the logits at batch index `at`; one the grammar allows, if
+        any (a refused token is still seen by the repeat penalty: judges use none)."""
+        token: int = llama_cpp.llama_sampler_sample(self.chain, ctx, at)
+        if self._gate is not None:
+            if not self._gate.check(token):
+                token = self._gate.resample(self.chain, ctx, at)
+                llama_cpp.llama_sampler_accept(self.chain, token)
+            self._gate.accept(token)
+        return token
 
     def take(self, token: int, elapsed: float) -> None:
         """Add a sampled token; finish on EOG, a stop string or max_tokens."""
@@ -352,6 +424,18 @@ class _Slot:
 
     def free(self) -> None:
         llama_cpp.llama_sampler_free(self.chain)
+        if self._gate is not None:
+            self._gate.free()
+
+
+def _shared_prefix(prompts: list[list[int]]) -> int:
+    """How many first tokens every prompt shares, short of the whole of any (each keeps one
+    token of its own, whose logits start its answer)."""
+    shared = min(len(prompt) for prompt in prompts) - 1
+    first = prompts[0]
+    for prompt in prompts[1:]:
+        shared = next((i for i in range(shared) if prompt[i] != first[i]), shared)
+    return max(shared, 0)
 
 
 def _samplers(preset: DecodingPreset) -> list[llama_cpp.llama_sampler_p]:

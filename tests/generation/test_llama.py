@@ -95,7 +95,7 @@ def test_prompt_over_the_context_is_refused_before_decoding(backend: LlamaBacken
         backend.generate(QUESTION, presets)
     message = str(error.value)
     prompt_tokens = len(backend.tokenize(backend.format_prompt(QUESTION)))
-    assert f"the prompt is {prompt_tokens} tokens" in message
+    assert f"the prompts take {prompt_tokens} tokens" in message
     assert "2400 more" in message
     assert f"context of {backend.n_ctx} tokens" in message
     long = [Message(role="user", content="word " * 3000)]
