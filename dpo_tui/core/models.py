@@ -197,6 +197,10 @@ class Judgement(BaseModel):
     display_order: tuple[str, ...] = ()
     seconds_spent: float = 0.0
     updated_at: str = ""
+    item_order: str = ""
+    """the order the annotator was walking items in (file, random, uncertain); '' unknown"""
+    suggested: bool = False
+    """whether a judge's scores were shown before the item was finished"""
 
 
 PairStatus = Literal["single", "agreed", "disputed", "adjudicated"]

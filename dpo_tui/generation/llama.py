@@ -229,7 +229,7 @@ class LlamaBackend:
         first = next(iter(tokens.values()))
         self._decode_chunked([(t, i, 0, False) for i, t in enumerate(first[:shared])])
         if shared:
-            for text, sequence in leader.items():
+            for sequence in leader.values():
                 if sequence != 0:
                     llama_cpp.llama_memory_seq_cp(self._memory, 0, sequence, -1, -1)
         self._decode_chunked(
@@ -239,7 +239,9 @@ class LlamaBackend:
                 for i, token in enumerate(prompt[shared:-1])
             ]
         )
-        last = [(prompt[-1], len(prompt) - 1, leader[text], True) for text, prompt in tokens.items()]
+        last = [
+            (prompt[-1], len(prompt) - 1, leader[text], True) for text, prompt in tokens.items()
+        ]
         self._decode(last)
         return {text: i for i, text in enumerate(tokens)}
 

@@ -15,6 +15,7 @@ from collections import Counter
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 
+from dpo_tui.core.judging import is_judge
 from dpo_tui.core.models import (
     Candidate,
     Flag,
@@ -77,10 +78,12 @@ class ProjectAnnotations:
     """each scored candidate's weighted total, computed once for pairs and the report"""
 
     @classmethod
-    def load(cls, store: ProjectStore) -> ProjectAnnotations:
+    def load(cls, store: ProjectStore, *, judges: bool = False) -> ProjectAnnotations:
+        """The project's annotations; a judge model's only if `judges` (they form no pairs
+        and count in no human agreement unless asked: `report --judge`, `--judge-pairs`)."""
         rubric = store.rubric
         scores = store.scores_by_item()
-        return cls(
+        loaded = cls(
             prompt_ids=store.prompt_ids_in_order(),
             candidate_ids=store.candidate_ids_by_prompt(),
             scores=scores,
@@ -90,6 +93,11 @@ class ProjectAnnotations:
                 for key, item in scores.items()
             },
         )
+        return loaded if judges else loaded.without(loaded.judges())
+
+    def judges(self) -> set[str]:
+        """The judge models among the annotators."""
+        return {a for _, a in self.scores.keys() | self.judgements.keys() if is_judge(a)}
 
     def revised(self, rubric: Rubric, step: RevisionStep) -> ProjectAnnotations:
         """These annotations as they count after the revision `step` to `rubric` (each

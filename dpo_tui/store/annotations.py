@@ -289,13 +289,13 @@ class AnnotationRows(RubricRows):
 
 
 _JUDGEMENTS = (
-    "select prompt_id, annotator, diagnosis, flags, display_order, seconds_spent, updated_at "
-    "from judgements"
+    "select prompt_id, annotator, diagnosis, flags, display_order, seconds_spent, updated_at, "
+    "item_order, suggested from judgements"
 )
 
 
 def _judgement(row: Sequence[Any]) -> Judgement:
-    prompt_id, annotator, diagnosis, flags, order, seconds, updated = row
+    prompt_id, annotator, diagnosis, flags, order, seconds, updated, item_order, suggested = row
     return Judgement(
         prompt_id=prompt_id,
         annotator=annotator,
@@ -304,4 +304,6 @@ def _judgement(row: Sequence[Any]) -> Judgement:
         display_order=tuple(stored_json(order or "[]", "a judgement's display order")),
         seconds_spent=seconds or 0.0,
         updated_at=updated,
+        item_order=item_order or "",
+        suggested=bool(suggested),
     )

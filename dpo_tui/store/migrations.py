@@ -327,6 +327,58 @@ def m010_gold(db: Database) -> None:
     )
 
 
+def m011_judge(db: Database) -> None:
+    """A judge model's answers, kept whole: every sample of its scores of a candidate (a
+    failed answer too, with its reply) and every pairwise verdict, each shown in one order.
+    Judgements record the order items were annotated in and whether the judge's scores were
+    shown (`annotate --suggest`)."""
+    _table(db, "judge_samples").create(
+        {
+            "id": int,
+            "judge": str,  # the judge's annotator name, judge:<model>@<sha12>
+            "candidate_id": str,
+            "sample": int,  # 0..k-1 for --samples k
+            "attempt": int,  # 0 for the first try; retries of a failed answer count up
+            "rubric_version": int,
+            "criteria": str,  # a score card (JSON), NULL when the answer failed
+            "reasons": str,
+            "reply": str,  # the answer as the model wrote it
+            "error": str,  # why it failed, '' when it did not
+            "params": str,  # JSON: the decoding preset
+            "model": str,
+            "origin": str,
+            "seconds": float,
+            "created_at": str,
+        },
+        pk="id",
+        foreign_keys=[("candidate_id", "candidates", "id")],
+        not_null={"judge", "candidate_id", "sample", "attempt", "rubric_version", "reasons"}
+        | {"reply", "error", "params", "model", "origin", "created_at"},
+    )
+    _table(db, "judge_samples").create_index(["judge", "candidate_id"])
+    _table(db, "judge_verdicts").create(
+        {
+            "id": int,
+            "judge": str,
+            "prompt_id": str,
+            "first_id": str,  # the candidate shown as A
+            "second_id": str,  # the candidate shown as B
+            "winner_id": str,  # NULL when the answer failed
+            "rubric_version": int,
+            "reply": str,
+            "error": str,
+            "created_at": str,
+        },
+        pk="id",
+        foreign_keys=[("prompt_id", "prompts", "id")],
+        not_null={"judge", "prompt_id", "first_id", "second_id", "rubric_version", "reply"}
+        | {"error", "created_at"},
+    )
+    _table(db, "judge_verdicts").create_index(["judge", "prompt_id"])
+    _table(db, "judgements").add_column("item_order", str, not_null_default="")
+    _table(db, "judgements").add_column("suggested", int, not_null_default=0)
+
+
 STEPS = (
     m001_initial,
     m002_import_log,
@@ -338,6 +390,7 @@ STEPS = (
     m008_score_cards,
     m009_rubric_versions,
     m010_gold,
+    m011_judge,
 )
 SCHEMA_VERSION = len(STEPS)
 CARDS_SINCE = STEPS.index(m008_score_cards) + 1

@@ -16,10 +16,10 @@ from dpo_tui.core.rubric import LoadedRubric
 from dpo_tui.core.safe_text import name_problem
 from dpo_tui.errors import ProjectError, SchemaTooNewError
 from dpo_tui.store import connection
-from dpo_tui.store.annotations import AnnotationRows
 from dpo_tui.store.base import StoreBase
 from dpo_tui.store.candidates import CandidateRows
 from dpo_tui.store.gold import GoldRows
+from dpo_tui.store.judge import JudgeRows
 from dpo_tui.store.migrations import (
     KNOWN,
     SCHEMA_VERSION,
@@ -38,7 +38,7 @@ from dpo_tui.store.records import (
 from dpo_tui.store.values import stored_json
 
 
-class ProjectStore(PromptRows, CandidateRows, AnnotationRows, GoldRows, StoreBase):
+class ProjectStore(PromptRows, CandidateRows, JudgeRows, GoldRows, StoreBase):
     """A project file. Use `create` or `open`, then as a context manager or `close()`."""
 
     # -- opening -------------------------------------------------------------
