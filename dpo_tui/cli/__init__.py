@@ -31,6 +31,7 @@ from dpo_tui.cli import (  # noqa: E402, F401
     generating,
     gold,
     importing,
+    judging,
     merging,
     projects,
     reporting,

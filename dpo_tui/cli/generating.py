@@ -8,18 +8,9 @@ from pathlib import Path
 import click
 
 from dpo_tui.cli import PROJECT, cli
-from dpo_tui.cli.options import (
-    gpu_layers_option,
-    model_option,
-    repack_option,
-    template_option,
-    threads_option,
-)
+from dpo_tui.cli.options import BackendSettings, backend_options
 from dpo_tui.cli.output import say
 from dpo_tui.cli.progress import generation_progress
-from dpo_tui.config import RepackSetting
-from dpo_tui.generation.base import Api
-from dpo_tui.services.generating import open_backend
 from dpo_tui.store.project import ProjectStore
 
 
@@ -33,14 +24,7 @@ from dpo_tui.store.project import ProjectStore
     type=click.IntRange(1, 16),
     help="Candidates per prompt (each slot has its own decoding preset and seed).",
 )
-@click.option(
-    "--backend",
-    type=click.Choice(["llama", "openai"]),
-    default="llama",
-    show_default=True,
-    help="llama.cpp on a local GGUF, or an OpenAI-compatible server.",
-)
-@model_option("GGUF model file (default: the bundled Gemma 3 270M).")
+@backend_options
 @click.option(
     "--max-tokens",
     default=256,
@@ -55,15 +39,6 @@ from dpo_tui.store.project import ProjectStore
     type=int,
     help="Base seed; each prompt and slot derives its own from it.",
 )
-@threads_option
-@gpu_layers_option
-@repack_option
-@click.option(
-    "--ctx",
-    type=click.IntRange(min=256),
-    help="Context size shared by a prompt and its candidates (default 8192).",
-)
-@template_option("A Jinja2 chat template file to use instead of the model's own.")
 @click.option("--limit", type=click.IntRange(min=1), help="Generate for at most this many prompts.")
 @click.option(
     "--regenerate",
@@ -71,40 +46,14 @@ from dpo_tui.store.project import ProjectStore
     metavar="PROMPT_ID",
     help="Replace the candidates of this prompt (repeatable; refused if scored).",
 )
-@click.option("--base-url", help="openai backend: the server, e.g. http://127.0.0.1:8080/v1.")
-@click.option("--model-name", help="openai backend: the model name the server knows.")
-@click.option(
-    "--api",
-    type=click.Choice(["chat", "completions"]),
-    default="chat",
-    show_default=True,
-    help="openai backend: which endpoint to use.",
-)
-@click.option(
-    "--concurrency",
-    default=4,
-    show_default=True,
-    type=click.IntRange(1, 64),
-    help="openai backend: requests in flight at once.",
-)
 def generate(
     project: Path,
     count: int,
-    backend: str,
-    model: Path | None,
+    backend: BackendSettings,
     max_tokens: int,
     seed: int,
-    threads: int | None,
-    n_gpu_layers: int,
-    repack: RepackSetting | None,
-    ctx: int | None,
-    template: Path | None,
     limit: int | None,
     regenerate: tuple[str, ...],
-    base_url: str | None,
-    model_name: str | None,
-    api: Api,
-    concurrency: int,
 ) -> None:
     """Generate candidates for every prompt that has fewer than --n, with a live progress bar.
 
@@ -118,20 +67,7 @@ def generate(
         if regenerate:
             removed = store.delete_candidates(list(regenerate))
             say(f"Removed {removed} candidates of {len(regenerate)} prompts to regenerate.")
-        text = template.read_text(encoding="utf-8") if template else None
-        engine = open_backend(
-            backend,
-            model=model,
-            threads=threads,
-            n_gpu_layers=n_gpu_layers,
-            repack=repack,
-            n_ctx=ctx,
-            template=text,
-            base_url=base_url,
-            model_name=model_name,
-            api=api,
-            concurrency=concurrency,
-        )
+        engine = backend.open()
         say(
             f"Generating {count} candidates per prompt with {engine.model_name} "
             f"({engine.origin[:60]})"

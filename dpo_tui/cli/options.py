@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, get_args
 
 import click
 
-from dpo_tui.config import REPACK_VALUES
+from dpo_tui.config import REPACK_VALUES, RepackSetting
 from dpo_tui.core.models import PairPolicyName
+from dpo_tui.generation.base import Api, Backend
 
 
 class Fraction(click.FloatRange):
@@ -74,3 +77,91 @@ def template_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[.
     return click.option(
         "--template", type=click.Path(exists=True, dir_okay=False, path_type=Path), help=help_text
     )
+
+
+@dataclass(frozen=True)
+class BackendSettings:
+    """The model backend a command was told to use (`backend_options`)."""
+
+    backend: str
+    model: Path | None
+    threads: int | None
+    n_gpu_layers: int
+    repack: RepackSetting | None
+    ctx: int | None
+    template: Path | None
+    base_url: str | None
+    model_name: str | None
+    api: Api
+    concurrency: int
+
+    def open(self) -> Backend:
+        """The backend, opened (a local model loaded, or a server checked)."""
+        from dpo_tui.services.generating import open_backend
+
+        return open_backend(
+            self.backend,
+            model=self.model,
+            threads=self.threads,
+            n_gpu_layers=self.n_gpu_layers,
+            repack=self.repack,
+            n_ctx=self.ctx,
+            template=self.template.read_text(encoding="utf-8") if self.template else None,
+            base_url=self.base_url,
+            model_name=self.model_name,
+            api=self.api,
+            concurrency=self.concurrency,
+        )
+
+
+_BACKEND_OPTIONS = (
+    click.option(
+        "--backend",
+        type=click.Choice(["llama", "openai"]),
+        default="llama",
+        show_default=True,
+        help="llama.cpp on a local GGUF, or an OpenAI-compatible server.",
+    ),
+    model_option("GGUF model file (default: the bundled Gemma 3 270M)."),
+    threads_option,
+    gpu_layers_option,
+    repack_option,
+    click.option(
+        "--ctx",
+        type=click.IntRange(min=256),
+        help="Context size shared by a prompt and its answers (default 8192).",
+    ),
+    template_option("A Jinja2 chat template file to use instead of the model's own."),
+    click.option("--base-url", help="openai backend: the server, e.g. http://127.0.0.1:8080/v1."),
+    click.option("--model-name", help="openai backend: the model name the server knows."),
+    click.option(
+        "--api",
+        type=click.Choice(["chat", "completions"]),
+        default="chat",
+        show_default=True,
+        help="openai backend: which endpoint to use.",
+    ),
+    click.option(
+        "--concurrency",
+        default=4,
+        show_default=True,
+        type=click.IntRange(1, 64),
+        help="openai backend: requests in flight at once.",
+    ),
+)
+
+
+def backend_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options that choose a model backend, given to `command` as one `backend`
+    argument (a BackendSettings)."""
+    names = [field.name for field in fields(BackendSettings)]
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        settings = BackendSettings(**{name: kwargs.pop(name) for name in names})
+        return command(*args, backend=settings, **kwargs)
+
+    decorated: Callable[..., Any] = wrapper
+    for option in reversed(_BACKEND_OPTIONS):
+        decorated = option(decorated)
+    return decorated

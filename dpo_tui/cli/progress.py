@@ -22,6 +22,7 @@ from dpo_tui.cli.output import out
 from dpo_tui.core.safe_text import visible
 from dpo_tui.services.evaluating import EvalProgress
 from dpo_tui.services.generating import RunProgress
+from dpo_tui.services.judging import JudgeProgress
 
 
 class Bars:
@@ -67,6 +68,21 @@ def generation_progress() -> Iterator[tuple[Bars, Callable[[RunProgress], None]]
 
         def update(state: RunProgress) -> None:
             rate = f"{state.tokens_per_second:.1f} tok/s"
+            bars.show("run", "prompts", state.done_prompts, state.total_prompts, rate)
+
+        yield bars, update
+
+
+@contextmanager
+def judging_progress() -> Iterator[tuple[Bars, Callable[[JudgeProgress], None]]]:
+    """The bars and the callback that feeds them from `judge_project`: prompts done of the
+    total, candidates scored per minute, failures so far."""
+    with live_bars() as bars:
+
+        def update(state: JudgeProgress) -> None:
+            rate = f"{state.candidates_per_minute:.1f} candidates/min"
+            if state.failures:
+                rate += f", {state.failures} failed"
             bars.show("run", "prompts", state.done_prompts, state.total_prompts, rate)
 
         yield bars, update

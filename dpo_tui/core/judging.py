@@ -139,7 +139,7 @@ class ScoreAnswer:
 
 def _object(reply: str) -> dict[str, object]:
     try:
-        value = json.loads(reply)
+        value = json.loads(reply, strict=False)  # a raw control character in a string is no harm
     except (ValueError, RecursionError):
         raise AnswerError("the reply is not JSON") from None
     if not isinstance(value, dict):

@@ -3,11 +3,21 @@
 Each candidate is one streamed request to `{base_url}/chat/completions` or `/completions` made
 with the official `openai` SDK: HTTP, Server-Sent Events, timeouts and retries (exponential
 backoff with jitter, honouring Retry-After) are the SDK's. Requests run in a thread pool shared
-by every `generate()` call, so at most `concurrency` are in flight at once. Ours: the check that
-the server lists the model, errors with a hint, the checks for a stream cut short (no `[DONE]`,
-no finish reason), llama.cpp's `error:` events, a bound on line length, and cancellation: closing
-a stream or the client does not wake a thread blocked on a silent server, so the sockets of a
-`generate()` call are noted as they connect and shut down when it is cancelled.
+by every `generate()` and `answer()` call, so at most `concurrency` are in flight at once. Ours:
+the check that the server lists the model, errors with a hint (see `openai_errors`), the checks
+for a stream cut short (no `[DONE]`, no finish reason), llama.cpp's `error:` events, a bound on
+line length, and cancellation: closing a stream or the client does not wake a thread blocked on
+a silent server, so the sockets of a call are noted as they connect and shut down when it is
+cancelled.
+
+`answer()` asks for answers to a JSON schema as vLLM and llama-server take it: `response_format`
+`{"type": "json_schema", "json_schema": {"name": "answer", "schema": ..., "strict": true}}`.
+llama-cpp-python's server knows only `{"type": "json_object", "schema": ...}` and refuses the
+other (with a 4xx, or, in the version we test, a 500 wrapping its validation error). So an answer
+400, 422 or 500 naming `response_format` or `json_schema` to a request in that form (a 500 not
+retried by the SDK) gets the request sent once more in the json_object form, which the backend
+then uses for every later request; any other error is reported as usual. The completions API
+takes no schema (llama-cpp-python's only a GBNF `grammar`), so `answer()` refuses one there.
 """
 
 from __future__ import annotations
@@ -18,7 +28,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from typing import Any
 from urllib.parse import urlsplit
@@ -33,17 +43,14 @@ from dpo_tui.core.decoding import DecodingPreset
 from dpo_tui.core.models import Message
 from dpo_tui.errors import GenerationError
 from dpo_tui.generation.base import Api, FinishReason, GeneratedCandidate, OnToken
+from dpo_tui.generation.openai_errors import NOT_OPENAI, request_error, server_message
 
 RenderPrompt = Callable[[Sequence[Message]], str]
 """Turns a conversation into the raw prompt text the completions API takes."""
 
 API_KEY_VARIABLES = ("DPO_TUI_API_KEY", "OPENAI_API_KEY")
-_MAX_ERROR_CHARS = 300
 _MAX_LINE_BYTES = 1024 * 1024
-_MISSING = ("not found", "does not exist", "unknown", "no such")
 _SOCKET_EVENTS = ("connection.connect_tcp.complete", "connection.start_tls.complete")
-_NOT_OPENAI = "check that base_url points at an OpenAI-compatible server"
-_SEE_LOG = "the server's log says more"
 _current = threading.local()
 """`.call`: the _Call whose candidate this worker thread is making, for the client's hooks."""
 
@@ -106,7 +113,7 @@ class _Decoder(SSEDecoder):
         if name == "error":
             with contextlib.suppress(ValueError):
                 value = json.loads(value)
-            raise GenerationError(f"reported an error mid-stream: {_server_message(value)}")
+            raise GenerationError(f"reported an error mid-stream: {server_message(value)}")
         return super().decode(line)
 
 
@@ -124,6 +131,14 @@ class _Client(openai.OpenAI):
         if call.cancelled.wait(delay):  # the wait, cut short if the call is cancelled
             raise GenerationCancelled()
         return 0.0
+
+    def _should_retry(self, response: Any) -> bool:
+        """The SDK's choice, except for llama-cpp-python's 500 refusing the json_schema form."""
+        if response.status_code == 500 and b"json_schema" in response.request.content:
+            text = response.read().decode(errors="replace")
+            if _refuses_json_schema(response.status_code, text):
+                return False
+        return super()._should_retry(response)
 
 
 class OpenAIBackend:
@@ -197,6 +212,8 @@ class OpenAIBackend:
         self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="dpo-openai")
         self._calls: set[_Call] = set()
         self._calls_lock = threading.Lock()
+        self._json_object = False
+        """Whether a schema goes in the json_object form (see the module docstring)."""
 
     def __enter__(self) -> OpenAIBackend:
         return self
@@ -215,9 +232,9 @@ class OpenAIBackend:
             if not all(isinstance(model, str) for model in models):
                 raise TypeError(models)
         except (openai.APIConnectionError, openai.APIStatusError) as exc:
-            raise self._error(exc, url, retried=False) from None
+            raise request_error(self, exc, url, retried=False) from None
         except (openai.APIError, AttributeError, TypeError, ValueError):
-            raise GenerationError(f"{url} sent no OpenAI model list", hint=_NOT_OPENAI) from None
+            raise GenerationError(f"{url} sent no OpenAI model list", hint=NOT_OPENAI) from None
         if models and self.model_name not in models:
             shown = ", ".join(repr(model) for model in models[:10])
             more = f" and {len(models) - 10} more" if len(models) > 10 else ""
@@ -241,6 +258,37 @@ class OpenAIBackend:
         cancelled and its GenerationError is raised. The API cannot tell an end-of-generation
         token from a stop string, so both finish as "stop"; `max_tokens` finishes as "length".
         """
+        return self._generate([messages] * len(presets), presets, on_token, None)
+
+    def answer(
+        self,
+        conversations: Sequence[Sequence[Message]],
+        presets: Sequence[DecodingPreset],
+        schema: Mapping[str, object] | None = None,
+    ) -> list[GeneratedCandidate]:
+        """One answer per (conversation, preset), in order (slot i answers conversation i),
+        each constrained to the JSON `schema` if given (see the module docstring); requested
+        concurrently, failing together, as `generate()` does."""
+        if len(conversations) != len(presets):
+            raise GenerationError(
+                f"{len(conversations)} conversations for {len(presets)} presets",
+                hint="pass one decoding preset per conversation",
+            )
+        if schema is not None and self.api == "completions":
+            raise GenerationError(
+                "the completions API cannot constrain answers to a JSON schema",
+                hint="use the chat API (api='chat') to ask for answers to a schema",
+            )
+        return self._generate(conversations, presets, None, schema)
+
+    def _generate(
+        self,
+        conversations: Sequence[Sequence[Message]],
+        presets: Sequence[DecodingPreset],
+        on_token: OnToken | None,
+        schema: Mapping[str, object] | None,
+    ) -> list[GeneratedCandidate]:
+        """One candidate per (conversation, preset), as `generate()` describes."""
         call = _Call()
         emit_lock = threading.Lock()
 
@@ -253,8 +301,8 @@ class OpenAIBackend:
             self._calls.add(call)
         try:
             futures = [
-                self._pool.submit(self._run, slot, preset, messages, call, emit)
-                for slot, preset in enumerate(presets)
+                self._pool.submit(self._run, slot, preset, messages, call, emit, schema)
+                for slot, (messages, preset) in enumerate(zip(conversations, presets, strict=True))
             ]
             done, _ = wait(futures, return_when=FIRST_EXCEPTION)
             failures = [e for f in futures if f in done and (e := f.exception()) is not None]
@@ -284,6 +332,7 @@ class OpenAIBackend:
         messages: Sequence[Message],
         call: _Call,
         emit: OnToken,
+        schema: Mapping[str, object] | None,
     ) -> GeneratedCandidate:
         """One candidate, on a worker thread."""
         url = self.base_url + ("/chat/completions" if self.api == "chat" else "/completions")
@@ -292,11 +341,11 @@ class OpenAIBackend:
         _current.call = call
         start = time.monotonic()
         try:
-            stream = self._request(messages, preset)
+            stream = self._request(messages, preset, schema)
         except openai.APIError as exc:
             if call.cancelled.is_set():
                 raise GenerationCancelled() from None
-            raise self._error(exc, url) from None
+            raise request_error(self, exc, url) from None
         finally:
             _current.call = None
         pieces: list[str] = []
@@ -335,8 +384,14 @@ class OpenAIBackend:
             first_token_seconds=(first_token_at or end) - start,
         )
 
-    def _request(self, messages: Sequence[Message], preset: DecodingPreset) -> _Chunks:
-        """Start one streamed request; the SDK's retries happen in here."""
+    def _request(
+        self,
+        messages: Sequence[Message],
+        preset: DecodingPreset,
+        schema: Mapping[str, object] | None = None,
+    ) -> _Chunks:
+        """Start one streamed request; the SDK's retries happen in here, and so does the one
+        retry of a refused json_schema form in the json_object form (see the module docstring)."""
         params: dict[str, Any] = {
             "model": self.model_name,
             "stream_options": {"include_usage": True},
@@ -354,21 +409,44 @@ class OpenAIBackend:
                 "repetition_penalty": preset.repeat_penalty,
             },
         }
-        stream: _Chunks
         if self.api == "completions" and self._render_prompt is not None:
-            params["prompt"] = self._render_prompt(messages)
-            stream = self._client.completions.create(stream=True, **params)
+            params["prompt"] = self._render_prompt(messages)  # answer() refuses a schema here
+            create: Callable[..., Any] = self._client.completions.create
         else:
             params["messages"] = [{"role": m.role, "content": m.content} for m in messages]
-            stream = self._client.chat.completions.create(stream=True, **params)
+            params["response_format"] = self._response_format(schema)
+            create = self._client.chat.completions.create
+        stream: _Chunks
+        try:
+            stream = create(stream=True, **params)
+        except openai.APIStatusError as exc:
+            sent = params.get("response_format", omit)
+            if sent is omit or sent["type"] != "json_schema":
+                raise
+            if not _refuses_json_schema(exc.status_code, str(exc.body)):
+                raise
+            self._json_object = True  # this server takes the json_object form
+            params["response_format"] = self._response_format(schema)
+            stream = create(stream=True, **params)
         return stream
+
+    def _response_format(self, schema: Mapping[str, object] | None) -> dict[str, Any] | Omit:
+        """The `response_format` that asks this server for answers to `schema`."""
+        if schema is None:
+            return omit
+        if self._json_object:
+            return {"type": "json_object", "schema": schema}
+        return {
+            "type": "json_schema",
+            "json_schema": {"name": "answer", "schema": schema, "strict": True},
+        }
 
     def _chunks(self, stream: _Chunks, url: str, pieces: list[str], call: _Call) -> Iterator[Any]:
         """The chunks of `stream`; what goes wrong while reading it becomes a GenerationError."""
         try:
             for chunk in stream:
                 if getattr(chunk, "object", None) == "error":  # vLLM's way to fail mid-stream
-                    detail = _server_message(chunk.to_dict())
+                    detail = server_message(chunk.to_dict())
                     raise GenerationError(f"reported an error mid-stream: {detail}")
                 if not isinstance(chunk, ChatCompletionChunk | Completion):
                     raise ValueError(chunk)
@@ -376,63 +454,12 @@ class OpenAIBackend:
         except (openai.APIError, GenerationError, ValueError) as exc:
             if call.cancelled.is_set():
                 raise GenerationCancelled() from None
-            raise self._error(exc, url, after=len(pieces)) from None
+            raise request_error(self, exc, url, after=len(pieces)) from None
 
-    def _error(
-        self, exc: Exception, url: str, *, after: int | None = None, retried: bool = True
-    ) -> GenerationError:
-        """What went wrong with a request to `url`: before its stream began (when the SDK has
-        retried what it retries, if `retried`), or `after` pieces of it had arrived."""
-        hint = _SEE_LOG
-        if isinstance(exc, GenerationError):  # from _Decoder or _chunks
-            message, hint = f"{url}: {exc.message}", exc.hint or hint
-        elif isinstance(exc, openai.APITimeoutError):
-            message = f"{url}: no answer within {self.timeout:g} s"
-            hint = "the server may be overloaded or stuck; check it, or raise the timeout"
-        elif isinstance(exc, openai.APIConnectionError):
-            cause: BaseException = exc
-            while (inner := cause.__cause__ or cause.__context__) is not None:
-                cause = inner
-            if isinstance(cause, ConnectionRefusedError):
-                message = f"nothing is listening at {url} (connection refused)"
-                hint = "start the server (`llama-server -m model.gguf --port 8080`) or fix the URL"
-            else:
-                message = f"cannot talk to {url}: {cause or type(cause).__name__}"
-                hint = "check that the server is running and reachable from this machine"
-        elif isinstance(exc, openai.APIStatusError):
-            status = exc.status_code
-            detail = _server_message(exc.body) if exc.body else exc.response.reason_phrase
-            message, lowered = f"{url} answered {status}: {detail}", detail.lower()
-            missing = any(words in lowered for words in _MISSING)
-            names_model = self.model_name.lower() in lowered or "model" in lowered
-            retried = retried and (status in (408, 409, 429) or status >= 500)
-            if status in (408, 409, 429) or status >= 500:
-                hint = "the server is busy or failing; check its log, or lower the concurrency"
-            elif status in (401, 403):
-                hint = "pass the server's API key, or set DPO_TUI_API_KEY (or OPENAI_API_KEY)"
-            elif names_model and (status == 404 or missing):
-                message = f"{self.base_url} has no model {self.model_name!r}: {message}"
-                hint = f"use a model the server serves; GET {self.base_url}/models lists them"
-            elif status == 404:
-                hint = "check base_url: the API root, usually ending in /v1 (http://host:8080/v1)"
-            else:
-                hint = "the server rejected the request; a prompt over the model's context or a "
-                hint += "sampling setting the server does not accept are common causes"
-        elif isinstance(exc, openai.APIError):  # the SDK's check for `{"error": ...}` chunks
-            detail = _server_message(exc.body or exc.message)
-            message = f"{url}: reported an error mid-stream: {detail}"
-        else:  # ValueError: a chunk that is not JSON, not UTF-8, or not an object
-            message = f"{url}: malformed stream, expected a JSON chunk ({_shorten(str(exc))})"
-            hint = _NOT_OPENAI
-        if after is not None:
-            message = f"{message} (after {after} pieces)"
-            if isinstance(exc, openai.APIConnectionError):
-                hint = f"{hint}; not retried, since the stream had begun"
-        elif retried and isinstance(exc, openai.APIConnectionError | openai.APIStatusError):
-            count = exc.request.headers.get("x-stainless-retry-count", "")  # the SDK's own count
-            attempts = int(count) + 1 if count.isdigit() else self.max_retries + 1
-            message += f" (gave up after {attempts} attempt{'s' if attempts > 1 else ''})"
-        return GenerationError(message, hint=hint)
+
+def _refuses_json_schema(status: int, text: str) -> bool:
+    """Whether an answer `status`, `text` refuses the json_schema form of `response_format`."""
+    return status in (400, 422, 500) and ("response_format" in text or "json_schema" in text)
 
 
 def _add_trace(request: Any) -> None:
@@ -449,22 +476,5 @@ def _bounded(chunks: Iterator[bytes]) -> Iterator[bytes]:
         cut = max(chunk.rfind(b"\n"), chunk.rfind(b"\r"))
         run = len(chunk) - cut - 1 if cut >= 0 else run + len(chunk)
         if run > _MAX_LINE_BYTES:
-            raise GenerationError(f"sent a line over {_MAX_LINE_BYTES} bytes", hint=_NOT_OPENAI)
+            raise GenerationError(f"sent a line over {_MAX_LINE_BYTES} bytes", hint=NOT_OPENAI)
         yield chunk
-
-
-def _server_message(body: object) -> str:
-    """The human part of an error body in any of the usual shapes, shortened."""
-    while isinstance(body, dict):
-        inner = body.get("message") or body.get("detail") or body.get("error")
-        if inner is None:
-            break
-        body = inner
-    if body is None or body == "":
-        return "(empty answer)"
-    return _shorten(body if isinstance(body, str) else json.dumps(body))
-
-
-def _shorten(text: str) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= _MAX_ERROR_CHARS else flat[: _MAX_ERROR_CHARS - 1] + "…"

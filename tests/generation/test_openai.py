@@ -422,3 +422,110 @@ def test_bad_settings_are_refused(kwargs, problem):
     settings = {"base_url": "http://127.0.0.1:8080/v1", "model_name": "m", **kwargs}
     with pytest.raises(GenerationError, match=problem):
         OpenAIBackend(**settings)
+
+
+# answer(): one answer per (conversation, preset), to a JSON schema.
+
+SCORE_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "score": {"type": "integer", "enum": [1, 2, 3]},
+        "why": {"type": "string", "maxLength": 60},
+    },
+    "required": ["score", "why"],
+    "additionalProperties": False,
+}
+QUESTIONS = [
+    [Message(role="user", content=f"How good is the answer {answer!r} to {question!r}? Give a "
+                                  "score from 1 to 3 and a short reason.")]
+    for question, answer in [("What is 2+2?", "Four"), ("What colour is the sky?", "Blue")]
+]  # fmt: skip
+JSON_SCHEMA_FORM = {
+    "type": "json_schema",
+    "json_schema": {"name": "answer", "schema": SCORE_SCHEMA, "strict": True},
+}
+JSON_OBJECT_FORM = {"type": "json_object", "schema": SCORE_SCHEMA}
+
+
+@pytest.mark.slow
+def test_answers_follow_the_schema_on_llama_cpp_python(llama_server):
+    """llama-cpp-python's server refuses the json_schema form (a 500 wrapping a validation
+    error): the backend falls back to its json_object form and the answers follow the schema."""
+    greedy = DecodingPreset(name="judge", temperature=0, max_tokens=80)
+    with OpenAIBackend(llama_server, ALIAS) as backend:
+        answers = backend.answer(QUESTIONS, [greedy, greedy], SCORE_SCHEMA)
+    assert [a.slot for a in answers] == [0, 1]
+    for a in answers:
+        value = json.loads(a.text)
+        assert set(value) == {"score", "why"}
+        assert value["score"] in (1, 2, 3) and isinstance(value["why"], str)
+
+
+def json_answer(body: dict, n: int) -> Reply:
+    return stream('{"score": 2,', ' "why": "fine"}')
+
+
+@pytest.mark.parametrize(
+    ("status", "refusal"),
+    [
+        (422, {"detail": [{"type": "literal_error", "loc": ["body", "response_format", "type"],
+                           "msg": "Input should be 'text' or 'json_object'"}]}),
+        (500, {"error": {"message": "1 validation error: {'type': 'literal_error', 'loc': "
+                         "('body', 'response_format', 'type')}", "type": "internal_server_error"}}),
+    ],
+    ids=["422", "llama-cpp-python's 500"],
+)  # fmt: skip
+def test_a_refused_json_schema_form_falls_back_to_json_object_once(fake, status, refusal):
+    server = fake(
+        lambda body, n: (
+            Reply(status, refusal)
+            if body["response_format"]["type"] == "json_schema"
+            else json_answer(body, n)
+        )
+    )
+    preset = DecodingPreset(name="judge", temperature=0, max_tokens=20)
+    with OpenAIBackend(server.url, "fake", concurrency=1) as backend:
+        first = backend.answer(QUESTIONS, [preset, preset], SCORE_SCHEMA)
+        second = backend.answer(QUESTIONS[:1], [preset], SCORE_SCHEMA)
+    assert [json.loads(a.text) for a in [*first, *second]] == [{"score": 2, "why": "fine"}] * 3
+    # not retried by the SDK; then the json_object form for that request and every later one
+    forms = [sent["response_format"] for sent in server.requests]
+    assert forms == [JSON_SCHEMA_FORM, JSON_OBJECT_FORM, JSON_OBJECT_FORM, JSON_OBJECT_FORM]
+    assert [sent["messages"][0]["content"] for sent in server.requests] == [
+        QUESTIONS[i][0].content for i in (0, 0, 1, 0)
+    ]
+
+
+def test_answer_without_a_schema_sends_no_response_format(fake):
+    server = fake(json_answer)
+    with OpenAIBackend(server.url, "fake") as backend:
+        [answer] = backend.answer(QUESTIONS[1:], presets_for(1, "p"))
+    assert answer.slot == 0 and answer.text == '{"score": 2, "why": "fine"}'
+    assert "response_format" not in server.requests[0]
+    assert server.requests[0]["messages"][0]["content"] == QUESTIONS[1][0].content
+
+
+def test_an_unrelated_400_is_surfaced_not_retried_in_the_other_form(fake):
+    server = fake(lambda body, n: Reply(400, {"error": {"message": "min_p must be below 1"}}))
+    with (
+        OpenAIBackend(server.url, "fake") as backend,
+        pytest.raises(GenerationError, match="400: min_p must be below 1"),
+    ):
+        backend.answer(QUESTIONS[:1], presets_for(1, "p"), SCORE_SCHEMA)
+    assert [sent["response_format"] for sent in server.requests] == [JSON_SCHEMA_FORM]
+
+
+def test_answer_refuses_mismatched_lengths_and_a_schema_on_completions(fake):
+    server = fake(json_answer)
+    with (
+        OpenAIBackend(server.url, "fake") as backend,
+        pytest.raises(GenerationError, match="2 conversations for 1 presets"),
+    ):
+        backend.answer(QUESTIONS, presets_for(1, "p"), SCORE_SCHEMA)
+    completions = OpenAIBackend(
+        server.url, "fake", api="completions", render_prompt=lambda ms: ms[-1].content
+    )
+    with completions, pytest.raises(GenerationError, match="JSON schema") as error:
+        completions.answer(QUESTIONS[:1], presets_for(1, "p"), SCORE_SCHEMA)
+    assert "chat API" in str(error.value)
+    assert server.requests == []
