@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,7 @@ from dpo_tui.services.importing import import_candidates, import_prompts
 from dpo_tui.store.migrations import CARDS_SINCE, KNOWN
 from dpo_tui.store.project import ProjectStore
 from dpo_tui.store.safe_open import expected_schema
+from tests.openai_fake import FakeServer, Reply
 
 DATA = Path(__file__).parent / "data"
 REPO = Path(__file__).parent.parent
@@ -152,3 +153,16 @@ def app_project(tmp_path: Path) -> Path:
         )
         import_candidates(store, candidates)
     return path
+
+
+@pytest.fixture
+def fake() -> Iterator[Callable[[Callable[[dict, int], Reply]], FakeServer]]:
+    servers: list[FakeServer] = []
+
+    def start(respond: Callable[[dict, int], Reply]) -> FakeServer:
+        servers.append(FakeServer(respond))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        server.close()

