@@ -17,10 +17,9 @@ import math
 from collections.abc import Mapping
 
 import numpy as np
-from llama_cpp.llama_grammar import json_schema_to_gbnf
 
 from dpo_tui.errors import GenerationError
-from dpo_tui.generation.runtime import llama_cpp
+from dpo_tui.generation.runtime import llama_cpp  # first: it sets OpenMP up for llama_cpp
 
 _TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)])
 assert _TOKEN_DATA.itemsize == ctypes.sizeof(llama_cpp.llama_token_data)
@@ -29,7 +28,7 @@ assert _TOKEN_DATA.itemsize == ctypes.sizeof(llama_cpp.llama_token_data)
 def grammar_of(schema: Mapping[str, object]) -> str:
     """The GBNF grammar of the JSON `schema` (llama.cpp's own converter)."""
     try:
-        return str(json_schema_to_gbnf(json.dumps(schema)))
+        return str(llama_cpp.llama_grammar.json_schema_to_gbnf(json.dumps(schema)))
     except Exception as exc:  # the converter raises bare Exceptions on schemas it cannot do
         raise GenerationError(
             f"cannot turn the answer's JSON schema into a grammar: {exc}",

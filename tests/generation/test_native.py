@@ -4,6 +4,9 @@ the real model load (llama.cpp's log names the buffer the weights went into)."""
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -109,3 +112,15 @@ def test_the_choice_reaches_llama_cpp(caplog: pytest.LogCaptureFixture):
             _repack_buffers(caplog, "on")
     elif native.backend_features(info).get("CPU", {}).get("AVX2") == "1":
         assert _repack_buffers(caplog, "on")
+
+
+@pytest.mark.parametrize(
+    "module", ["dpo_tui.generation.llama", "dpo_tui.services.judging", "dpo_tui.cli"]
+)
+def test_openmp_waits_passively_whatever_module_loads_llama_cpp_first(module):
+    """`runtime` must be imported before anything else imports llama_cpp (see its docstring):
+    an import of llama_cpp placed before it turns passive waiting off, silently."""
+    code = f"import {module}, sys; from dpo_tui.generation import runtime; "
+    code += "sys.exit(0 if runtime.passive_wait else 1)"
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    assert subprocess.run([sys.executable, "-c", code], env=env, check=False).returncode == 0
