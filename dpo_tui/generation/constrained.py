@@ -5,8 +5,9 @@ llama.cpp's grammar sampler (GBNF, made from the schema by llama-cpp-python's
 vocabulary at every step: with Gemma 3's 262,144 tokens that measured 55 ms a token against 24
 ms unconstrained, for each sequence of a batch. So, as llama.cpp's own `common_sampler` does,
 the token is sampled without the grammar, then checked alone against it; only when the grammar
-refuses it are all the logits constrained and the token sampled again. Written here because
-llama-cpp-python's high-level `Llama` does this for one sequence only, not for our batch.
+refuses it is the token sampled again among those the grammar allows (the likeliest first).
+Written here because llama-cpp-python's high-level `Llama` applies the grammar to the whole
+vocabulary at every step, and for one sequence only, not for our batch.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import numpy as np
 from dpo_tui.errors import GenerationError
 from dpo_tui.generation.runtime import llama_cpp  # first: it sets OpenMP up for llama_cpp
 
+TOP_LOGITS = 128
+"""How many of the likeliest tokens a refused token's replacement is first sought among."""
 _TOKEN_DATA = np.dtype([("id", np.int32), ("logit", np.float32), ("p", np.float32)])
 assert _TOKEN_DATA.itemsize == ctypes.sizeof(llama_cpp.llama_token_data)
 
@@ -62,20 +65,35 @@ class GrammarGate:
         self, chain: llama_cpp.llama_sampler_p, ctx: llama_cpp.llama_context_p, at: int
     ) -> int:
         """A token sampled by `chain` from the logits at batch index `at`, the grammar applied
-        first (the chain's samplers are not told of it: `accept` does that)."""
+        first (the chain's samplers are not told of it: `accept` does that). The grammar is
+        tried on the TOP_LOGITS likeliest tokens first, and on the whole vocabulary only if
+        it allows none of them (0.6 ms against 40 ms for Gemma 3's vocabulary)."""
         logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(ctx, at), (self._n_vocab,))
-        data = np.empty(self._n_vocab, dtype=_TOKEN_DATA)
-        data["id"] = np.arange(self._n_vocab, dtype=np.int32)
-        data["logit"] = logits
-        data["p"] = 0.0
-        pointer = data.ctypes.data_as(ctypes.POINTER(llama_cpp.llama_token_data))
-        array = llama_cpp.llama_token_data_array(pointer, self._n_vocab, -1, False)
-        llama_cpp.llama_sampler_apply(self._sampler, ctypes.byref(array))
-        llama_cpp.llama_sampler_apply(chain, ctypes.byref(array))
-        if not 0 <= array.selected < array.size:
+        top = np.argpartition(logits, -TOP_LOGITS)[-TOP_LOGITS:]
+        token = self._sample(chain, top.astype(np.int32), logits[top])
+        if token is None:
+            token = self._sample(chain, np.arange(self._n_vocab, dtype=np.int32), logits)
+        if token is None:
             raise GenerationError(
                 "the grammar allows no token here", hint="this is a bug; please report it"
             )
+        return token
+
+    def _sample(
+        self, chain: llama_cpp.llama_sampler_p, ids: np.ndarray, logits: np.ndarray
+    ) -> int | None:
+        """The token `chain` samples among `ids` once the grammar has removed those it
+        refuses; None if it refuses them all."""
+        data = np.empty(len(ids), dtype=_TOKEN_DATA)
+        data["id"], data["logit"], data["p"] = ids, logits, 0.0
+        pointer = data.ctypes.data_as(ctypes.POINTER(llama_cpp.llama_token_data))
+        array = llama_cpp.llama_token_data_array(pointer, len(ids), -1, False)
+        llama_cpp.llama_sampler_apply(self._sampler, ctypes.byref(array))
+        if not np.isfinite(data["logit"]).any():
+            return None
+        llama_cpp.llama_sampler_apply(chain, ctypes.byref(array))
+        if not 0 <= array.selected < array.size:
+            return None
         return int(array.data[array.selected].id)  # samplers may sort the data in place
 
     def accept(self, token: int) -> None:

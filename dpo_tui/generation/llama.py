@@ -109,6 +109,8 @@ class LlamaBackend:
             *(llama_cpp.llama_logit_bias(token, -math.inf) for token in eog)
         )
         self._piece = ctypes.create_string_buffer(64)
+        self._cached: list[int] = []
+        """the tokens sequence 0 holds from the last call (see `_keep_cached`)"""
         self.template: PromptTemplate = self._model.template(prompt_template, stop)
 
     def __enter__(self) -> LlamaBackend:
@@ -222,12 +224,14 @@ class LlamaBackend:
     def _decode_prompts(
         self, tokens: Mapping[str, list[int]], leader: Mapping[str, int], shared: int
     ) -> dict[str, int]:
-        """Evaluate each distinct prompt into its leader's sequence of an empty cache: the
-        `shared` first tokens once (sequence 0, then copied), the rest of each in batches,
-        every prompt's last token in the final batch; the batch index of each one's logits."""
-        llama_cpp.llama_memory_clear(self._memory, True)
-        first = next(iter(tokens.values()))
-        self._decode_chunked([(t, i, 0, False) for i, t in enumerate(first[:shared])])
+        """Evaluate each distinct prompt into its leader's sequence: the `shared` first
+        tokens once (sequence 0, then copied; what the last call left there of them is kept),
+        the rest of each in batches, every prompt's last token in the final batch; the batch
+        index of each one's logits."""
+        prefix = next(iter(tokens.values()))[:shared]
+        kept = self._keep_cached(prefix)
+        self._decode_chunked([(t, kept + i, 0, False) for i, t in enumerate(prefix[kept:])])
+        self._cached = prefix
         if shared:
             for sequence in leader.values():
                 if sequence != 0:
@@ -244,6 +248,20 @@ class LlamaBackend:
         ]
         self._decode(last)
         return {text: i for i, text in enumerate(tokens)}
+
+    def _keep_cached(self, prefix: list[int]) -> int:
+        """How many first tokens of `prefix` sequence 0 still holds from the last call (the
+        rubric and instructions a judge's questions all start with): those cells are kept,
+        every other one is removed."""
+        kept = min(_common_length(self._cached, prefix), len(prefix))
+        self._cached = []  # until the new prefix is evaluated whole
+        if kept:
+            llama_cpp.llama_memory_seq_keep(self._memory, 0)
+            if not llama_cpp.llama_memory_seq_rm(self._memory, 0, kept, -1):
+                kept = 0  # a model whose cache cannot be cut part way (recurrent)
+        if not kept:
+            llama_cpp.llama_memory_clear(self._memory, True)
+        return kept
 
     def _decode_chunked(self, entries: list[tuple[int, int, int, bool]]) -> None:
         for start in range(0, len(entries), self.n_batch):
@@ -430,13 +448,18 @@ class _Slot:
             self._gate.free()
 
 
+def _common_length(first: Sequence[int], second: Sequence[int]) -> int:
+    """How many first tokens two token lists share."""
+    size = min(len(first), len(second))
+    return next((i for i in range(size) if first[i] != second[i]), size)
+
+
 def _shared_prefix(prompts: list[list[int]]) -> int:
     """How many first tokens every prompt shares, short of the whole of any (each keeps one
     token of its own, whose logits start its answer)."""
     shared = min(len(prompt) for prompt in prompts) - 1
-    first = prompts[0]
     for prompt in prompts[1:]:
-        shared = next((i for i in range(shared) if prompt[i] != first[i]), shared)
+        shared = min(shared, _common_length(prompts[0], prompt))
     return max(shared, 0)
 
 

@@ -139,3 +139,49 @@ def test_custom_template_and_close():
     backend.close()
     with pytest.raises(GenerationError, match="closed"):
         backend.generate(QUESTION, [preset()])
+
+
+RUBRIC_START = "You judge answers about accounts. Be strict and brief. " * 8
+
+
+def ask(about: str, answers: list[str]) -> list[list[Message]]:
+    return [
+        [Message(role="user", content=f"{RUBRIC_START}\nQuestion: {about}\nAnswer: {answer}")]
+        for answer in answers
+    ]
+
+
+def test_answers_share_their_start_and_match_a_fresh_model(backend: LlamaBackend, monkeypatch):
+    """Conversations sharing a start, and a call sharing the last call's start, are evaluated
+    once, with the same answers as a fresh model evaluating everything."""
+    first = ask("How do I reset my password?", ["Use the link.", "Call us.", "Use the link."])
+    second = ask("How do I close my account?", ["In settings.", "Write to us."])
+    greedy = preset(temperature=0.0, max_tokens=10)
+    backend.answer(first, [greedy] * 3)
+    evaluated: list[int] = []
+    decode = backend._decode
+
+    def counted(entries: list[tuple[int, int, int, bool]]) -> None:
+        evaluated.append(len(entries))
+        decode(entries)
+
+    monkeypatch.setattr(backend, "_decode", counted)
+    reused = backend.answer(second, [greedy] * 2)
+    prompts = [backend.tokenize(backend.format_prompt(c)) for c in second]
+    steps = sum(answer.token_count for answer in reused)
+    assert sum(evaluated) - steps < len(prompts[0]) // 2  # the rubric was not evaluated again
+    with LlamaBackend(n_ctx=2048) as fresh:
+        assert [a.text for a in fresh.answer(second, [greedy] * 2)] == [a.text for a in reused]
+
+
+def test_answers_follow_the_json_schema(backend: LlamaBackend):
+    schema = {
+        "type": "object",
+        "properties": {"score": {"type": "integer", "enum": [1, 2, 3]}},
+        "required": ["score"],
+        "additionalProperties": False,
+    }
+    questions = ask("Is 2+2=4?", ["Yes.", "No, 5.", "Maybe."])
+    presets = [preset(temperature=t, max_tokens=16, seed=i) for i, t in enumerate((0, 1, 1.5))]
+    for answer in backend.answer(questions, presets, schema):
+        assert json.loads(answer.text)["score"] in (1, 2, 3), answer.text
