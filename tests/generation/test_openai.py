@@ -92,6 +92,20 @@ def collect() -> tuple[dict[int, list[str]], Callable[[int, str], None]]:
 
 
 @pytest.mark.slow
+def test_a_project_is_judged_through_a_real_server(llama_server, scored_project):
+    """`judge` over the OpenAI-compatible API: every answer a valid card or a kept failure."""
+    from dpo_tui.services.judging import judge_project
+
+    with OpenAIBackend(llama_server, ALIAS, concurrency=1) as server:
+        result = judge_project(scored_project, server, limit=1, max_tokens=120)
+    assert result.judge.startswith(f"judge:{ALIAS}@") and result.done_prompts == 1
+    rows = scored_project.db.execute(
+        "select criteria, error, reply from judge_samples where attempt = 0"
+    ).fetchall()
+    assert len(rows) == len(scored_project.candidates(next(scored_project.prompts()).id))
+    assert all((card is None) == bool(error) and reply for card, error, reply in rows)
+
+
 def test_chat_candidates_stream_and_add_up(llama_server):
     presets = presets_for(3, "colours", max_tokens=10)
     pieces, on_token = collect()
