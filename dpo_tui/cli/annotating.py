@@ -9,6 +9,7 @@ import click
 from dpo_tui.cli import PROJECT, cli
 from dpo_tui.cli.options import model_option, repack_option
 from dpo_tui.config import RepackSetting
+from dpo_tui.core.judge_order import ITEM_ORDERS, ItemOrder
 from dpo_tui.services.annotating import FILTERS, ItemFilter
 
 
@@ -37,6 +38,28 @@ from dpo_tui.services.annotating import FILTERS, ItemFilter
     help="Practise on the file's gold items: once you finish one, its reference is shown and "
     "the result recorded (make the file with `dpo-tui gold practice`).",
 )
+@click.option(
+    "--order",
+    "item_order",
+    type=click.Choice(ITEM_ORDERS),
+    default="file",
+    show_default=True,
+    help="The order n / p walk the items in: the file's; random (shuffled by --seed); or "
+    "uncertain, the items a judge model is least sure about first (needs its scores in the "
+    "file: `dpo-tui judge`, or `assign --with-judge`). Its scores are never shown.",
+)
+@click.option(
+    "--judge",
+    help="With --order uncertain and several judges in the file: the judge whose scores "
+    "order the items (judge:<model>@<hash>).",
+)
+@click.option(
+    "--seed",
+    default=0,
+    show_default=True,
+    type=int,
+    help="Seed of --order random (the same seed, the same order).",
+)
 def annotate(
     project: Path,
     annotator: str | None,
@@ -45,9 +68,14 @@ def annotate(
     repack: RepackSetting | None,
     item_filter: ItemFilter,
     practice: bool,
+    item_order: ItemOrder,
+    judge: str | None,
+    seed: int,
 ) -> None:
     """Open the annotator app on the first unfinished prompt of a project (with --filter, on
-    the first item the filter shows)."""
+    the first item the filter shows); with --order, walking the items in that order."""
+    if judge is not None and item_order != "uncertain":
+        raise click.UsageError("--judge chooses the judge of --order uncertain; give both")
     from dpo_tui.tui.app import make_app  # imported here: the other commands never load Textual
 
     app = make_app(
@@ -58,6 +86,9 @@ def annotate(
         repack=repack,
         item_filter=item_filter,
         practice=practice,
+        order=item_order,
+        judge=judge,
+        seed=seed,
     )
     try:
         app.run()

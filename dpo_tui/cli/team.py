@@ -9,6 +9,7 @@ import click
 from dpo_tui.cli import PROJECT, cli
 from dpo_tui.cli.options import Fraction
 from dpo_tui.cli.output import say
+from dpo_tui.core.judge_order import ITEM_ORDERS, ItemOrder
 from dpo_tui.store.project import ProjectStore
 
 
@@ -29,7 +30,13 @@ from dpo_tui.store.project import ProjectStore
     type=click.Path(file_okay=False, path_type=Path),
     help="Folder for the per-annotator files.",
 )
-@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the split.")
+@click.option(
+    "--seed",
+    default=0,
+    show_default=True,
+    type=int,
+    help="Seed of the split (and of --order random).",
+)
 @click.option(
     "--gold",
     "gold_items",
@@ -39,20 +46,68 @@ from dpo_tui.store.project import ProjectStore
     help="Put this many of the project's gold items in every annotator's file, at random "
     "places, without their reference (see `dpo-tui gold add`).",
 )
+@click.option(
+    "--order",
+    "item_order",
+    type=click.Choice(ITEM_ORDERS),
+    default="file",
+    show_default=True,
+    help="The order of each file's prompts (what a plain `annotate` walks): the project's; "
+    "random (by --seed, each file its own); or uncertain, the items a judge model is least "
+    "sure about first (needs its scores: `dpo-tui judge` first).",
+)
+@click.option(
+    "--judge",
+    help="With --order uncertain and several judges in the project: the judge whose scores "
+    "order the items (judge:<model>@<hash>).",
+)
+@click.option(
+    "--with-judge",
+    is_flag=True,
+    help="Copy the judges' scores, reasons, samples and verdicts of each file's prompts into "
+    "it (so that `annotate --order uncertain` works there); never shown to the annotator. "
+    "Without it, an annotator's file holds nothing of a judge's.",
+)
 def assign(
-    project: Path, annotators: str, overlap: float, out: Path, seed: int, gold_items: int
+    project: Path,
+    annotators: str,
+    overlap: float,
+    out: Path,
+    seed: int,
+    gold_items: int,
+    item_order: ItemOrder,
+    judge: str | None,
+    with_judge: bool,
 ) -> None:
     """Split a project into one file per annotator, with an overlapping share for agreement
-    (and, with --gold, the same gold items in every file, indistinguishable from the rest)."""
+    (and, with --gold, the same gold items in every file, indistinguishable from the rest;
+    with --order, each file's prompts in that order)."""
     from dpo_tui.services.team import assign as assign_files
 
+    if judge is not None and item_order != "uncertain":
+        raise click.UsageError("--judge chooses the judge of --order uncertain; give both")
     names = [name.strip() for name in annotators.split(",") if name.strip()]
     with ProjectStore.open(project, read_only=True) as store:
-        result = assign_files(store, names, overlap, out, seed, gold=gold_items)
+        result = assign_files(
+            store,
+            names,
+            overlap,
+            out,
+            seed,
+            gold=gold_items,
+            order=item_order,
+            judge=judge,
+            with_judge=with_judge,
+        )
     for name, path in result.files.items():
-        say(f"{path}: {result.items[name]} prompts for {name}")
+        copied = f", with {result.judge_rows[name]} judge rows" if with_judge else ""
+        say(f"{path}: {result.items[name]} prompts for {name}{copied}")
     if result.gold:
         say(f"  each with the same {result.gold} gold items among them")
+    if result.order == "uncertain":
+        say(f"  each in the order {result.judge} is least sure of first")
+    elif result.order == "random":
+        say(f"  each in an order of its own, shuffled with seed {seed}")
     for (a, b), count in result.shared.items():
         say(f"  {a} and {b} share {count} prompts")
     say(

@@ -6,6 +6,7 @@ Every change is committed to the project file before the method returns.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import random
 import time
@@ -13,12 +14,16 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Literal
 
+from dpo_tui.core.judge_order import ItemOrder
+from dpo_tui.core.judging import is_judge
 from dpo_tui.core.models import CANDIDATE_LABELS, FLAGS, Candidate, Flag, Judgement, Prompt
 from dpo_tui.core.pairs import ItemPairs, extract_pairs
 from dpo_tui.core.safe_text import checked_name
 from dpo_tui.core.scoring import total
 from dpo_tui.errors import DpoError
+from dpo_tui.services.ordering import item_order
 from dpo_tui.services.pairing import judge_pairs
+from dpo_tui.store.assigned_order import assigned_order
 from dpo_tui.store.project import ProjectStore
 
 ItemFilter = Literal["all", "unfinished", "flagged", "disputed", "needs-rescore"]
@@ -84,10 +89,20 @@ class AnnotationSession:
         annotator: str | None = None,
         clock: Callable[[], float] = time.monotonic,
         only: Collection[str] | None = None,
+        order: ItemOrder = "file",
+        judge: str | None = None,
+        seed: int = 0,
     ) -> None:
-        """`only`: the prompts to work through (default: every one)."""
+        """`only`: the prompts to work through (default: every one); `order`, `judge`,
+        `seed`: the order they are walked in (see `set_order`)."""
         self.store = store
         self.annotator = named_annotator(annotator) if annotator else store.meta.annotator
+        if annotator and is_judge(self.annotator):
+            raise DpoError(
+                f"--annotator: {self.annotator!r} is a judge model's name; annotators never "
+                "see or change a judge's scores",
+                hint="annotate under your own name",
+            )
         self.rubric = store.rubric
         self.clock = clock
         self.filter: ItemFilter = "all"
@@ -96,6 +111,8 @@ class AnnotationSession:
         if only is not None:
             self._state = {pid: state for pid, state in self._state.items() if pid in only}
         self.prompt_ids = list(self._state)
+        self.item_order = "file"
+        """the order recorded in each judgement saved (`set_order`)"""
         self._done = {pid for pid in self.prompt_ids if self._is_done(pid)}
         self._without_candidates = {pid for pid, state in self._state.items() if not state[0]}
         self._rescore = set(store.needs_rescore(self.annotator, older))
@@ -103,6 +120,19 @@ class AnnotationSession:
         self._disputed: set[str] | None = None
         self._opened_at: float | None = None
         self.item: ItemView | None = None
+        self.set_order(order, judge=judge, seed=seed)
+
+    def set_order(self, order: ItemOrder, *, judge: str | None = None, seed: int = 0) -> None:
+        """Walk the items in `order`: the file's, shuffled by `seed` (`random`), or those a
+        judge is least sure about first (`uncertain`, by the cards of `judge` held in the
+        file, or of its only judge; DpoError when it holds none). The open item stays open.
+        Every judgement saved from now on records the order; in the file's order, the one
+        `assign --order` wrote the file in, if it did."""
+        self.prompt_ids = item_order(self.store, list(self._state), order, judge=judge, seed=seed)
+        self.item_order = assigned_order(self.store) if order == "file" else order
+        if self.item is not None:
+            index = self.prompt_ids.index(self.item.prompt.id)
+            self.item = dataclasses.replace(self.item, index=index)
 
     # -- progress --------------------------------------------------------------
 
@@ -145,7 +175,8 @@ class AnnotationSession:
     # -- navigation --------------------------------------------------------------
 
     def open(self, index: int) -> ItemView:
-        """Show the prompt at `index` (import order), recording time spent on the last one."""
+        """Show the prompt at `index` (of the walking order), recording time spent on the
+        last one."""
         if not self.prompt_ids:
             raise IndexError("the project has no prompts")
         self._record_time()
@@ -263,7 +294,9 @@ class AnnotationSession:
             self._save()
 
     def _save(self, **changes: object) -> ItemView:
-        self.store.save_judgement(self._current().judgement.model_copy(update=changes))
+        """Write the open item's judgement with `changes`, recording the order in force."""
+        update = {"item_order": self.item_order, **changes}
+        self.store.save_judgement(self._current().judgement.model_copy(update=update))
         return self._reload()
 
     def _record_time(self) -> None:
@@ -272,8 +305,9 @@ class AnnotationSession:
         spent = min(self.clock() - self._opened_at, IDLE_CAP_SECONDS)
         self._opened_at = self.clock()
         judgement = self.item.judgement
-        if judgement.updated_at and spent > 0:
-            self._save(seconds_spent=judgement.seconds_spent + spent)
+        if judgement.updated_at and spent > 0:  # time on a visit: the order stays as saved
+            order = judgement.item_order or self.item_order
+            self._save(seconds_spent=judgement.seconds_spent + spent, item_order=order)
 
     def _reload(self) -> ItemView:
         item = self._current()

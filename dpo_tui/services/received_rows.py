@@ -14,6 +14,7 @@ from pathlib import Path
 from dpo_tui.core.bounded import json_value
 from dpo_tui.core.ids import candidate_id, prompt_id
 from dpo_tui.core.importers.base import messages_from
+from dpo_tui.core.judge_order import RECORDED_ORDERS
 from dpo_tui.core.models import FLAGS, Candidate, Prompt, Scale
 from dpo_tui.core.safe_text import diagnosis_problem, name_problem, storable
 from dpo_tui.store import received
@@ -218,7 +219,8 @@ class ReceivedRows:
     def judgements(self, conn: sqlite3.Connection, version: int) -> list[JudgementRow]:
         found = []
         for number, row in enumerate(received.judgement_rows(conn, version), 1):
-            pid, annotator, diagnosis, flags, order, seconds, updated, made_under = row
+            pid, annotator, diagnosis, flags, order, seconds, *recorded, updated, made_under = row
+            walked, suggested = recorded  # item_order, suggested
             try:
                 under = self.version(made_under)
                 if pid not in self.prompt_ids and pid not in self.held.prompts:
@@ -246,6 +248,13 @@ class ReceivedRows:
                 spent = float(seconds or 0)
                 if not 0 <= spent <= MAX_SECONDS_SPENT:
                     raise ValueError(f"seconds_spent {shown(seconds)} is not a duration")
+                if type(walked) is not str or walked not in RECORDED_ORDERS:
+                    raise ValueError(
+                        f"item_order {shown(walked)} is not one of "
+                        f"{', '.join(map(repr, RECORDED_ORDERS))}"
+                    )
+                if type(suggested) is not int or suggested not in (0, 1):
+                    raise ValueError(f"suggested {shown(suggested)} is not 0 or 1")
             except UNREADABLE as exc:
                 raise self.fail("judgements", number, str(exc)) from None
             found.append(
@@ -256,6 +265,8 @@ class ReceivedRows:
                     json.dumps(flag_list),
                     json.dumps(order_list),
                     spent,
+                    walked,
+                    suggested,
                     updated,
                     under,
                 )

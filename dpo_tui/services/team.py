@@ -13,13 +13,17 @@ import random
 import sqlite3
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from dpo_tui.core.judge_order import ItemOrder, judge_margins, ordered
 from dpo_tui.core.models import Prompt
-from dpo_tui.errors import ProjectError
+from dpo_tui.errors import DpoError, ProjectError
 from dpo_tui.services.annotating import AnnotationSession
 from dpo_tui.services.atomic import move_all, refuse_existing, staging
+from dpo_tui.services.ordering import chosen_judge
+from dpo_tui.store.assigned_order import record_assigned_order
+from dpo_tui.store.judge_copy import copy_judge_rows
 from dpo_tui.store.project import ProjectStore
 
 
@@ -31,6 +35,11 @@ class Assignment:
     shared: dict[tuple[str, str], int]
     gold: int = 0
     """gold items in every file"""
+    order: ItemOrder = "file"
+    judge: str | None = None
+    """the judge whose cards ordered the items (`order` uncertain)"""
+    judge_rows: dict[str, int] = field(default_factory=dict)
+    """annotator -> the judge rows copied into their file (`with_judge`)"""
 
 
 def plan(
@@ -67,21 +76,40 @@ def assign(
     out: Path,
     seed: int = 0,
     gold: int = 0,
+    order: ItemOrder = "file",
+    judge: str | None = None,
+    with_judge: bool = False,
 ) -> Assignment:
     """Write `out/<annotator>.dpo` for each annotator, each with its prompts, candidates and
     the project's rubric versions: all built under temporary names in `out`, then renamed
     into place, or none at all. With `gold`, that many of the project's gold items (the same
     in every file, at places of their own in each) join the prompts; their reference stays
-    in the project."""
+    in the project. `order`: each file's prompts in the project's order (`file`), shuffled
+    (`random`, by `seed` and the annotator), or those a judge is least sure about first
+    (`uncertain`: by the cards of `judge`, or of the project's only judge), recorded in the
+    file. A judge's cards, judgements, samples and verdicts stay in the project unless
+    `with_judge`."""
     with_candidates = [p.id for p in source.prompts() if source.candidates(p.id)]
     if not with_candidates:
         raise ProjectError(f"{source.path}: no prompt has candidates yet; nothing to assign")
+    margins = None
+    if order == "uncertain":
+        judge, cards = chosen_judge(source, judge)
+        margins = judge_margins(source.rubric, cards)
+    elif judge is not None:
+        raise DpoError("--judge chooses the judge of --order uncertain; give both")
+    if with_judge and not source.judge_names():
+        raise DpoError(
+            f"{source.path}: --with-judge, but no judge model has scored its items",
+            hint=f"run `dpo-tui judge {source.path}` first",
+        )
     seeded = _gold_items(source, with_candidates, gold, seed)
     regular = [pid for pid in with_candidates if pid not in set(seeded)]
     given = plan(regular, annotators, overlap, seed)
-    order = {pid: index for index, pid in enumerate(with_candidates)}
+    place = {pid: index for index, pid in enumerate(with_candidates)}
     for name in annotators:  # the project's order, the gold items at places of their own
-        given[name] = _placed(sorted(given[name], key=order.__getitem__), seeded, f"{seed}:{name}")
+        placed = _placed(sorted(given[name], key=place.__getitem__), seeded, f"{seed}:{name}")
+        given[name] = ordered(placed, order, seed=f"{seed}:{name}", margins=margins)
     unsafe = [name for name in annotators if name in (".", "..") or Path(name).name != name]
     if unsafe:
         raise ProjectError(
@@ -93,13 +121,17 @@ def assign(
     refuse_existing(list(targets.values()), "choose another --out folder")
     prompts = {p.id: p for p in source.prompts()}
     assignment_id = uuid.uuid4().hex
+    copied: dict[str, int] = {}
     try:
         with staging(out / "assign") as folder:
             for name in annotators:
-                made = new_file_for(
+                with new_file_for(
                     source, folder / f"{name}.dpo", name, given[name], prompts, assignment_id
-                )
-                made.close()
+                ) as made:
+                    if with_judge:
+                        copied[name] = copy_judge_rows(source, made, given[name])
+                    if order != "file":
+                        record_assigned_order(made, order)
             move_all(
                 {folder / f"{name}.dpo": target for name, target in targets.items()},
                 "choose another --out folder",
@@ -113,7 +145,14 @@ def assign(
         (a, b): len(set(given[a]) & set(given[b])) for a, b in itertools.combinations(annotators, 2)
     }
     return Assignment(
-        assignment_id, targets, {n: len(given[n]) for n in annotators}, shared, len(seeded)
+        assignment_id,
+        targets,
+        {n: len(given[n]) for n in annotators},
+        shared,
+        len(seeded),
+        order,
+        judge,
+        copied,
     )
 
 

@@ -16,9 +16,9 @@ from dpo_tui.store.records import now
 ScoreRow = tuple[str, str, str, str, int]
 """candidate id, annotator, card (JSON, stored form), updated_at, rubric version"""
 
-JudgementRow = tuple[str, str, str, str, str, float, str, int]
-"""prompt id, annotator, diagnosis, flags (JSON), display order (JSON), seconds, updated_at,
-rubric version"""
+JudgementRow = tuple[str, str, str, str, str, float, str, int, str, int]
+"""prompt id, annotator, diagnosis, flags (JSON), display order (JSON), seconds, item order,
+suggested (0 or 1), updated_at, rubric version"""
 
 
 def held_cards(target: ProjectStore, candidates: set[str], names: set[str]) -> list[ScoreRow]:
@@ -38,7 +38,7 @@ def held_judgements(target: ProjectStore, prompts: set[str], names: set[str]) ->
     return _held(
         target,
         "select prompt_id, annotator, diagnosis, flags, display_order, seconds_spent, "
-        "updated_at, rubric_version from judgements "
+        "item_order, suggested, updated_at, rubric_version from judgements "
         "where prompt_id in (select value from json_each(?)) "
         "and annotator in (select value from json_each(?))",
         prompts,
@@ -81,10 +81,11 @@ def write_judgements(target: ProjectStore, rows: Sequence[JudgementRow]) -> None
     insert_rows(
         target.db.conn,
         "insert into judgements (prompt_id, annotator, diagnosis, flags, display_order, "
-        "seconds_spent, updated_at, rubric_version)",
+        "seconds_spent, item_order, suggested, updated_at, rubric_version)",
         sorted(rows),
         "on conflict (prompt_id, annotator) do update set diagnosis = excluded.diagnosis, "
         "flags = excluded.flags, display_order = excluded.display_order, "
-        "seconds_spent = excluded.seconds_spent, updated_at = excluded.updated_at, "
+        "seconds_spent = excluded.seconds_spent, item_order = excluded.item_order, "
+        "suggested = excluded.suggested, updated_at = excluded.updated_at, "
         "rubric_version = excluded.rubric_version",
     )

@@ -9,9 +9,19 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from dpo_tui.core.models import Scale
-from dpo_tui.store.migrations import CARDS_SINCE, VERSIONS_SINCE, version_number
+from dpo_tui.store.migrations import (
+    CARDS_SINCE,
+    STEPS,
+    VERSIONS_SINCE,
+    m011_judge,
+    version_number,
+)
 
 Row = tuple[Any, ...]
+
+ORDERS_SINCE = STEPS.index(m011_judge) + 1
+"""The first schema version whose judgements record the item order and whether a judge's
+scores were shown (`item_order`, `suggested`)."""
 
 
 def meta(conn: sqlite3.Connection) -> dict[str, str]:
@@ -84,10 +94,12 @@ def scores_row_number(conn: sqlite3.Connection, rowid: int) -> int:
 
 
 def judgement_rows(conn: sqlite3.Connection, version: int) -> Iterator[Row]:
-    """(prompt_id, annotator, diagnosis, flags, display_order, seconds_spent, updated_at,
-    rubric version)."""
+    """(prompt_id, annotator, diagnosis, flags, display_order, seconds_spent, item_order,
+    suggested, updated_at, rubric version); a file from before schema 11 gives '' and 0 for
+    the order and suggestion, one from before rubric versions version 1."""
     made_under = "rubric_version" if version >= VERSIONS_SINCE else "1"
+    recorded = "item_order, suggested" if version >= ORDERS_SINCE else "'', 0"
     return conn.execute(
         "select prompt_id, annotator, diagnosis, flags, display_order, seconds_spent, "
-        f"updated_at, {made_under} from judgements order by rowid"
+        f"{recorded}, updated_at, {made_under} from judgements order by rowid"
     )

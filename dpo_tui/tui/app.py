@@ -14,6 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Input, TextArea
 
 from dpo_tui.config import RepackSetting, load_keymap
+from dpo_tui.core.judge_order import ItemOrder
 from dpo_tui.generation.base import Backend
 from dpo_tui.services.adjudicating import AdjudicationSession
 from dpo_tui.services.annotating import AnnotationSession, ItemFilter
@@ -164,9 +165,13 @@ def make_app(
     repack: RepackSetting | None = None,
     item_filter: ItemFilter = "all",
     practice: bool = False,
+    order: ItemOrder = "file",
+    judge: str | None = None,
+    seed: int = 0,
 ) -> DpoApp:
     """Open `project` for `annotator` (default: the file's own) with the user's keymap, on
-    the items `item_filter` shows; with `adjudicate`, on the disputed items, `annotator`
+    the items `item_filter` shows, walked in `order` (`judge` and `seed`: see
+    `AnnotationSession.set_order`); with `adjudicate`, on the disputed items, `annotator`
     being the resolver; with `practice`, on the gold items, each one's reference shown once
     the annotator has finished it."""
     store = ProjectStore.open(project)
@@ -175,6 +180,8 @@ def make_app(
         trainer = Practice.open(store, annotator) if practice else None
         session = trainer.session if trainer else AnnotationSession(store, annotator)
         session.filter = item_filter
+        if order != "file":
+            session.set_order(order, judge=judge, seed=seed)
         return DpoApp(
             session,
             load_keymap(keymap_file),
