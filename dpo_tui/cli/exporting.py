@@ -68,6 +68,24 @@ from dpo_tui.store.project import ProjectStore
     help="Leave this annotator's judgements out before pairs are formed (an item others "
     "judged too is decided by them); repeatable; recorded in the manifest.",
 )
+@click.option(
+    "--judge-pairs",
+    is_flag=True,
+    help="Add pairs from a judge model's scores on the prompts no human judged, if it agrees "
+    "with the humans often enough (see report --judge); marked origin=judge.",
+)
+@click.option(
+    "--judge",
+    metavar="NAME",
+    help="With --judge-pairs: whose pairs, where the project holds several judges.",
+)
+@click.option(
+    "--judge-min-agreement",
+    type=Fraction(0, 1),
+    metavar="FLOAT",
+    help="With --judge-pairs: the judge's least pair-direction agreement with the humans on "
+    "50+ shared items (default: the humans' agreement with each other there).",
+)
 def export(
     project: Path,
     format_name: str,
@@ -81,12 +99,17 @@ def export(
     new_only: bool,
     force: bool,
     excluded: tuple[str, ...],
+    judge_pairs: bool,
+    judge: str | None,
+    judge_min_agreement: float | None,
 ) -> None:
     """Export preference pairs with a train/validation split that never leaks a prompt.
 
     Each export is recorded as a round (see `dpo-tui rounds`) and writes manifest.json.
     Disputed pairs (annotators disagree) are left out. The folder is written whole, then
     renamed into place: an export that fails leaves --out as it was and records no round.
+    With --judge-pairs, a judge model's pairs on prompts no human judged join the humans',
+    split with them, only if the judge agrees with the humans as often as they do.
     """
     with ProjectStore.open(project) as store:
         entry = export_dataset(
@@ -102,6 +125,9 @@ def export(
             new_only=new_only,
             force=force,
             exclude_annotators=excluded,
+            judge_pairs=judge_pairs,
+            judge=judge,
+            judge_min_agreement=judge_min_agreement,
         )
     say(
         f"Round {entry.number}: {entry.train_pairs} train + {entry.validation_pairs} validation "
@@ -111,6 +137,11 @@ def export(
         say(f"{entry.disputed_excluded} disputed pairs left out (annotators disagree).")
     if excluded:
         say(f"Left out the judgements of {', '.join(sorted(set(excluded)))}.")
+    if judge_pairs:
+        say(
+            f"{entry.judge_pairs} of the pairs come from a judge model (origin judge); "
+            "manifest.json says which judge and how well it agrees with the humans."
+        )
     for name in entry.files:
         say(f"  {name}")
 

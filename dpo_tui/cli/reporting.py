@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,13 @@ from dpo_tui.store.project import ProjectStore
     help="Instead: a report card per annotator (speed, gold accuracy, agreement with the "
     "others, biases, diagnosis quality, drift) with warnings.",
 )
+@click.option(
+    "--judge",
+    is_flag=True,
+    help="Instead: how far to trust each judge model of the project: its agreement with the "
+    "humans next to theirs with each other, per criterion, position and length bias, "
+    "anchoring, against published figures.",
+)
 def report(
     project: Path,
     as_json: bool,
@@ -52,15 +60,26 @@ def report(
     html_path: Path | None,
     rubric_health: bool,
     cards: bool,
+    judge: bool,
 ) -> None:
     """Quality report: counts, duplicates, score and margin distributions, length and position
     bias, winning decoding presets, annotator load, and warnings in plain words. With
     --rubric-health, which criteria of the rubric are noisy, flat, redundant or reward length;
-    with --annotators, a report card per annotator (in the terminal, --json and --html alike)."""
-    if rubric_health and cards:
-        raise DpoError("--rubric-health and --annotators are two reports: ask for one")
+    with --annotators, a report card per annotator; with --judge, the calibration of each judge
+    model against the humans (in the terminal, --json and --html alike)."""
+    asked = [
+        name
+        for name, on in [
+            ("--rubric-health", rubric_health),
+            ("--annotators", cards),
+            ("--judge", judge),
+        ]
+        if on
+    ]
+    if len(asked) > 1:
+        raise DpoError(f"{' and '.join(asked)} are separate reports: ask for one")
     with ProjectStore.open(project, read_only=True) as store:
-        view = _view(store, str(project), policy, min_margin, rubric_health, cards)
+        view = _view(store, str(project), policy, min_margin, asked[0] if asked else "")
     if as_json:
         click.echo(json_dumps(view.data))
     else:
@@ -94,13 +113,22 @@ def _view(
     project: str,
     policy: PairPolicyName | None,
     min_margin: float | None,
-    rubric_health: bool,
-    cards: bool,
+    other: str,
 ) -> _View:
-    """The report asked for, computed from `store` (rendered after it closes)."""
+    """The report asked for (`other`: the option of one other than the quality report),
+    computed from `store` (rendered after it closes)."""
     from dpo_tui.services import reporting
 
-    if rubric_health:
+    if other == "--judge":
+        from dpo_tui.render.judge import render_judge, render_judge_html
+
+        calibration = reporting.judge_report(store)
+        return _View(
+            calibration.model_dump(),
+            render_judge(calibration, project),
+            lambda: render_judge_html(calibration, project),
+        )
+    if other == "--rubric-health":
         from dpo_tui.render.health import render_health, render_health_html
 
         health = reporting.rubric_health_report(store)
@@ -109,7 +137,7 @@ def _view(
             render_health(health, project),
             lambda: render_health_html(health, project),
         )
-    if cards:
+    if other == "--annotators":
         from dpo_tui.render.cards import render_cards, render_cards_html
 
         found = reporting.annotator_cards_report(store)
@@ -123,8 +151,13 @@ def _view(
 
     result = reporting.project_report(store, policy, min_margin)
     rubric_name = store.rubric.rubric.name
+    parts = render(result, project)
+    if reporting.project_judges(store):
+        from dpo_tui.render.judge import judge_pointer
+
+        parts = itertools.chain(parts, [judge_pointer(project)])
     return _View(
         result.model_dump(),
-        render(result, project),
+        parts,
         lambda: render_html(result, project, rubric_name),
     )

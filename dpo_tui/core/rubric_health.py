@@ -4,9 +4,8 @@ length, and where annotators disagree on it; each weakness said as plain advice 
 behind it ("safety: alpha 0.52 and 93% of scores are 3: its scale does not separate
 responses; give its guidance examples of 1 and 2").
 
-The correlations are computed here with numpy (Pearson's r between criteria; Spearman's rho,
-Pearson's r of average ranks, against response length): a few lines that save a dependency on
-scipy, which dpo-tui does not otherwise need.
+The correlations (Pearson's r between criteria; Spearman's rho against response length) are
+`core.stats.correlation`'s.
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ from pydantic import BaseModel
 from dpo_tui.core.agreement import ALPHA_ACCEPTABLE, criterion_agreement
 from dpo_tui.core.models import Criterion, Rubric
 from dpo_tui.core.pairs import ProjectPair
+from dpo_tui.core.stats.correlation import pearson, spearman
 
 ALPHA_GOOD = 0.8
 """Krippendorff's alpha for firm conclusions (`ALPHA_ACCEPTABLE` for tentative ones)."""
@@ -272,31 +272,16 @@ def _disputed_gaps(
     return result
 
 
-def _pearson(x: np.ndarray, y: np.ndarray) -> float | None:
-    if len(x) < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
-        return None
-    return float(np.corrcoef(x, y)[0, 1])
-
-
 def _pearson_where(x: np.ndarray, y: np.ndarray) -> float | None:
     """Pearson's r over the rows where both are known."""
     both = ~(np.isnan(x) | np.isnan(y))
-    return _pearson(x[both], y[both])
-
-
-def _ranks(values: np.ndarray) -> np.ndarray:
-    """Average ranks (ties share the mean of their positions), as Spearman's rho needs."""
-    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
-    ends = np.cumsum(counts)
-    return ((ends - counts + 1 + ends) / 2.0)[inverse]
+    return pearson(x[both], y[both])
 
 
 def _length_correlation(values: np.ndarray, lengths: np.ndarray) -> float | None:
     """Spearman's rho between a criterion's scores and the responses' lengths."""
     both = ~(np.isnan(values) | np.isnan(lengths))
-    if both.sum() < 3:
-        return None
-    return _pearson(_ranks(values[both]), _ranks(lengths[both]))
+    return spearman(values[both], lengths[both])
 
 
 def _advice(

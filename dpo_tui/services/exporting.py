@@ -2,24 +2,37 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import shlex
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
 from dpo_tui import __version__
 from dpo_tui.core.dedup import SimilarPair, clusters
+from dpo_tui.core.export.formats import JUDGE_ORIGIN, origin
 from dpo_tui.core.export.select import pair_key, select_round
 from dpo_tui.core.export.split import split_pairs
 from dpo_tui.core.export.write import file_hashes, write_split_files
+from dpo_tui.core.judge_figures import judge_pairs_refusal
+from dpo_tui.core.judging import is_judge
 from dpo_tui.core.models import PairPolicyName
 from dpo_tui.errors import DpoError, ProjectError
 from dpo_tui.services.atomic import Placement, make_public, staging_folder
-from dpo_tui.services.pairing import collect_pairs
+from dpo_tui.services.pairing import ProjectAnnotations, collect_pairs
+from dpo_tui.services.reporting import calibrate, project_judges
 from dpo_tui.store.connection import project_files
 from dpo_tui.store.project import ProjectStore
 from dpo_tui.store.records import ExportRound, now
+
+
+class ExportedRound(ExportRound):
+    """A round as recorded, with what only its manifest keeps."""
+
+    judge_pairs: int = 0
+    """pairs a judge model's scores made, on prompts no human judged (`--judge-pairs`)"""
 
 
 def prompt_clusters(store: ProjectStore) -> dict[str, str]:
@@ -51,13 +64,22 @@ def export_dataset(
     new_only: bool = False,
     force: bool = False,
     exclude_annotators: Sequence[str] = (),
-) -> ExportRound:
+    judge_pairs: bool = False,
+    judge: str | None = None,
+    judge_min_agreement: float | None = None,
+) -> ExportedRound:
     """Export the project's pairs as a new round: files, manifest, and a round record.
 
     All or nothing: under the project's write lock, the files and then manifest.json are
     written into a new folder beside `out`, which is renamed into place before the round is
     recorded. `out` must be missing or an empty folder; with `force`, whatever is there (a
-    folder, a file, a link itself, never what it points to) is replaced whole."""
+    folder, a file, a link itself, never what it points to) is replaced whole.
+
+    With `judge_pairs`, a judge model's scores (`judge`, needed when the project has several)
+    add pairs on the prompts no human judged, split with the humans' pairs, if the judge
+    agrees with the humans on pair directions at least as often as `judge_min_agreement`
+    (default: as they agree with each other) on enough shared items; else nothing is written.
+    """
     target = Path(os.path.abspath(out))
     unknown = sorted(set(exclude_annotators) - set(store.annotator_names()))
     if unknown:
@@ -65,13 +87,14 @@ def export_dataset(
             f"--exclude-annotator {unknown[0]}: no such annotator in {store.path}",
             hint=f"its annotators: {', '.join(store.annotator_names()) or 'none yet'}",
         )
+    chosen_judge = _chosen_judge(store, judge_pairs, judge, judge_min_agreement)
     _check_export_target(store, out, target, force)
     target.parent.mkdir(parents=True, exist_ok=True)
     staged = staging_folder(target)
     placement: Placement | None = None
     try:
         with store.writing():
-            entry = _write_round(
+            entry, judged = _write_round(
                 store,
                 format_name,
                 staged,
@@ -85,6 +108,8 @@ def export_dataset(
                 conversational=conversational,
                 new_only=new_only,
                 exclude_annotators=exclude_annotators,
+                judge=chosen_judge,
+                judge_min_agreement=judge_min_agreement,
             )
             make_public(staged)
             # checked again under the lock: another export of this project may have written
@@ -110,7 +135,7 @@ def export_dataset(
             ) from exc
         raise
     placement.finish()
-    return recorded
+    return ExportedRound(**recorded.model_dump(), judge_pairs=judged)
 
 
 def _check_export_target(store: ProjectStore, out: Path, target: Path, force: bool) -> None:
@@ -158,10 +183,18 @@ def _write_round(
     conversational: bool,
     new_only: bool,
     exclude_annotators: Sequence[str],
-) -> ExportRound:
+    judge: str | None = None,
+    judge_min_agreement: float | None = None,
+) -> tuple[ExportRound, int]:
     """Write the next round's files, then its manifest.json, into `folder`; returns the round
-    to record (called under the write lock, so its number is the one `record_round` gives)."""
-    pair_set = collect_pairs(store, policy, min_margin, exclude_annotators)
+    to record (called under the write lock, so its number is the one `record_round` gives)
+    and how many of its pairs a judge made."""
+    annotations = ProjectAnnotations.load(store, judges=judge is not None)
+    annotations = annotations.without(exclude_annotators)
+    judge_manifest: dict[str, object] = {}
+    if judge is not None:
+        annotations, judge_manifest = _with_judge(store, annotations, judge, judge_min_agreement)
+    pair_set = collect_pairs(store, policy, min_margin, annotations=annotations)
     earlier_rounds = store.rounds()
     earlier = {key for r in earlier_rounds for key in r.pair_keys}
     pairs = pair_set.exportable
@@ -182,7 +215,9 @@ def _write_round(
         folder,
         conversational,
         title=title,
+        mark_origin=judge is not None,
     )
+    judged = [p for p in pairs if origin(p) == JUDGE_ORIGIN]
     rubric = store.rubric
     entry = ExportRound(
         number=max((r.number for r in earlier_rounds), default=0) + 1,
@@ -209,6 +244,82 @@ def _write_round(
         "conversational": conversational,
         "new_only": new_only,
         "excluded_annotators": sorted(exclude_annotators),
+        "judge_pairs": len(judged),
     }
+    if judge is not None:
+        validation_keys = {pair_key(p) for p in validation}
+        manifest["judge"] = judge_manifest | {
+            "validation_pairs": sum(1 for p in judged if pair_key(p) in validation_keys)
+        }
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-    return entry
+    return entry, len(judged)
+
+
+def _chosen_judge(
+    store: ProjectStore, judge_pairs: bool, judge: str | None, min_agreement: float | None
+) -> str | None:
+    """The judge whose pairs `--judge-pairs` adds (None without it), checked against the
+    project's judges."""
+    if not judge_pairs:
+        if judge is not None or min_agreement is not None:
+            raise DpoError(
+                "--judge and --judge-min-agreement choose the judge pairs --judge-pairs adds",
+                hint="add --judge-pairs, or leave them out",
+            )
+        return None
+    judges = project_judges(store)
+    quoted = shlex.quote(str(store.path))
+    if not judges:
+        raise DpoError(
+            f"--judge-pairs: no judge model has scored {store.path}",
+            hint=f"run `dpo-tui judge {quoted}` first, then `dpo-tui report {quoted} --judge`",
+        )
+    if judge is None and len(judges) > 1:
+        raise DpoError(
+            f"--judge-pairs: {store.path} holds {len(judges)} judges; say whose pairs with "
+            "--judge NAME",
+            hint=f"its judges: {', '.join(judges)} (compare them: dpo-tui report {quoted} --judge)",
+        )
+    if judge is not None and judge not in judges:
+        raise DpoError(
+            f"--judge {judge}: no such judge in {store.path}",
+            hint=f"its judges: {', '.join(judges)}",
+        )
+    return judge or judges[0]
+
+
+def _with_judge(
+    store: ProjectStore,
+    annotations: ProjectAnnotations,
+    judge: str,
+    min_agreement: float | None,
+) -> tuple[ProjectAnnotations, dict[str, object]]:
+    """The humans' annotations plus the judge's on the prompts no human judged, and what the
+    manifest says of the judge; a DpoError (nothing written) where the judge agrees with the
+    humans too rarely, or on too few shared items, to trust its pairs."""
+    [figures] = calibrate(store, annotations, [judge]).judges
+    refusal = judge_pairs_refusal(figures, min_agreement, shlex.quote(str(store.path)))
+    if refusal is not None:
+        message, hint = refusal
+        raise DpoError(f"--judge-pairs: {message}", hint=hint)
+    humans = {pid for pid, annotator in annotations.judged() if not is_judge(annotator)}
+
+    def kept(key: tuple[str, str]) -> bool:
+        pid, annotator = key
+        return not is_judge(annotator) or (annotator == judge and pid not in humans)
+
+    combined = dataclasses.replace(
+        annotations,
+        scores={k: v for k, v in annotations.scores.items() if kept(k)},
+        judgements={k: v for k, v in annotations.judgements.items() if kept(k)},
+        totals={k: v for k, v in annotations.totals.items() if kept(k)},
+    )
+    human_agreement = figures.shared_human_human.percent
+    return combined, {
+        "name": judge,
+        "shared_items": figures.shared_items,
+        "judge_human_agreement": figures.shared_judge_human.percent,
+        "human_human_agreement": human_agreement,
+        "min_agreement": human_agreement if min_agreement is None else min_agreement,
+        "judge_only_prompts": figures.judge_only_prompts,
+    }

@@ -186,10 +186,12 @@ def collect_pairs(
     policy: PairPolicyName | None = None,
     min_margin: float | None = None,
     exclude: Collection[str] = (),
+    annotations: ProjectAnnotations | None = None,
 ) -> PreferencePairs:
     """`judge_pairs` with the prompts' and candidates' texts: what export writes; without
-    what the annotators in `exclude` recorded."""
-    annotations = ProjectAnnotations.load(store).without(exclude)
+    what the annotators in `exclude` recorded. Pass `annotations` already loaded from `store`
+    to form pairs from those (e.g. with a judge's)."""
+    annotations = (annotations or ProjectAnnotations.load(store)).without(exclude)
     judged = judge_pairs(store, policy, min_margin, annotations)
     prompts = {p.id: p for p in store.prompts()}
     candidates = {c.id: c for group in store.candidates_by_prompt().values() for c in group}

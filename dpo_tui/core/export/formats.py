@@ -1,4 +1,9 @@
-"""Pairs as the records each trainer reads: one function per format, pair -> dict."""
+"""Pairs as the records each trainer reads: one function per format, pair -> dict.
+
+Each pair's `origin` says who made it: "human", or "judge" for a pair a judge model's scores
+made on a prompt no human judged (`export --judge-pairs`). The formats with the guide's
+columns (`table`, `hf`) always carry it; the trainers' own formats (`trl`, `openai`, `hh`)
+keep exactly their fields unless a round may hold judge pairs (`with_origin`)."""
 
 from __future__ import annotations
 
@@ -6,9 +11,22 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from dpo_tui.core.judging import is_judge
 from dpo_tui.core.models import Message, PreferencePair
 
 Record = dict[str, Any]
+HUMAN_ORIGIN, JUDGE_ORIGIN = "human", "judge"
+
+
+def origin(pair: PreferencePair) -> str:
+    """ "judge" for a pair only judge models made, else "human"."""
+    judged = pair.annotators and all(is_judge(a) for a in pair.annotators)
+    return JUDGE_ORIGIN if judged else HUMAN_ORIGIN
+
+
+def with_origin(record: Record, pair: PreferencePair) -> Record:
+    """`record` with the pair's `origin`, if it does not carry it yet."""
+    return record if "origin" in record else {**record, "origin": origin(pair)}
 
 
 def _turns(pair: PreferencePair) -> list[dict[str, str]]:
@@ -56,6 +74,7 @@ def table(pair: PreferencePair, conversational: bool = False) -> Record:
         "source": pair.source,
         "better_origin": pair.chosen_origin,
         "weaker_origin": pair.rejected_origin,
+        "origin": origin(pair),
     }
 
 
@@ -69,6 +88,7 @@ def hf(pair: PreferencePair, conversational: bool = False) -> Record:
         "margin": pair.margin,
         "scores": context["scores"],
         "annotators": context["annotators"],
+        "origin": context["origin"],
     }
 
 

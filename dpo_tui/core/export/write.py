@@ -10,7 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from dpo_tui.core.export.formats import RECORDS, Record
+from dpo_tui.core.export.formats import RECORDS, Record, with_origin
 from dpo_tui.core.models import PreferencePair
 from dpo_tui.core.spreadsheet import neutralise_cells
 from dpo_tui.paths import file_sha256
@@ -27,7 +27,8 @@ configs:
 
 Preference pairs exported by dpo-tui (format `hf`): `prompt`, `chosen`, `rejected` as TRL's
 DPOTrainer reads them, with `diagnosis` (why the chosen response is better), per-criterion
-`scores`, `margin`, `annotators` and `prompt_id`. Splits are grouped by prompt and near-duplicate
+`scores`, `margin`, `annotators`, `prompt_id` and `origin` (`human`, or `judge` for a pair a judge
+model made on a prompt no human judged). Splits are grouped by prompt and near-duplicate
 cluster, so no prompt appears in both. See `manifest.json` for counts, policy and rubric hash.
 """
 
@@ -39,9 +40,11 @@ def write_split_files(
     conversational: bool = False,
     *,
     title: str,
+    mark_origin: bool = False,
 ) -> list[Path]:
     """Write each non-empty split in `format_name` into the folder `out`; returns the files
-    written. `title` heads the dataset card (`hf`): the name the folder will have."""
+    written. `title` heads the dataset card (`hf`): the name the folder will have. With
+    `mark_origin`, every record says who made its pair (`origin`), in every format."""
     to_record = RECORDS[format_name]
     names = dict(
         zip(
@@ -55,6 +58,8 @@ def write_split_files(
         if not pairs:
             continue
         records = [to_record(pair, conversational) for pair in pairs]
+        if mark_origin:
+            records = [with_origin(r, p) for r, p in zip(records, pairs, strict=True)]
         name = names[split]
         if format_name == "hf":
             path = out / "data" / f"{split}-00000-of-00001.parquet"
