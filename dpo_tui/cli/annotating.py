@@ -46,12 +46,20 @@ from dpo_tui.services.annotating import FILTERS, ItemFilter
     show_default=True,
     help="The order n / p walk the items in: the file's; random (shuffled by --seed); or "
     "uncertain, the items a judge model is least sure about first (needs its scores in the "
-    "file: `dpo-tui judge`, or `assign --with-judge`). Its scores are never shown.",
+    "file: `dpo-tui judge`, or `assign --with-judge`). Its scores are not shown (see "
+    "--suggest).",
+)
+@click.option(
+    "--suggest",
+    is_flag=True,
+    help="Show a judge model's scores of each candidate on its sliders, and its reasons "
+    "(J takes them for the focused candidate); each judgement saved records that they were "
+    "shown. Needs its scores in the file: `dpo-tui judge`, or `assign --with-judge`.",
 )
 @click.option(
     "--judge",
-    help="With --order uncertain and several judges in the file: the judge whose scores "
-    "order the items (judge:<model>@<hash>).",
+    help="With several judges in the file: the judge whose scores order the items (--order "
+    "uncertain) or are shown (--suggest) (judge:<model>@<hash>).",
 )
 @click.option(
     "--seed",
@@ -69,13 +77,19 @@ def annotate(
     item_filter: ItemFilter,
     practice: bool,
     item_order: ItemOrder,
+    suggest: bool,
     judge: str | None,
     seed: int,
 ) -> None:
     """Open the annotator app on the first unfinished prompt of a project (with --filter, on
-    the first item the filter shows); with --order, walking the items in that order."""
-    if judge is not None and item_order != "uncertain":
-        raise click.UsageError("--judge chooses the judge of --order uncertain; give both")
+    the first item the filter shows); with --order, walking the items in that order; with
+    --suggest, showing a judge's scores."""
+    if judge is not None and item_order != "uncertain" and not suggest:
+        raise click.UsageError(
+            "--judge chooses the judge of --order uncertain or of --suggest; give one of them"
+        )
+    if suggest and practice:
+        raise click.UsageError("--suggest shows a judge's scores; practice is without them")
     from dpo_tui.tui.app import make_app  # imported here: the other commands never load Textual
 
     app = make_app(
@@ -89,6 +103,7 @@ def annotate(
         order=item_order,
         judge=judge,
         seed=seed,
+        suggest=suggest,
     )
     try:
         app.run()

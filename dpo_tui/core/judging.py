@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from dpo_tui.core.models import Message, Rubric
+from dpo_tui.core.models import CANDIDATE_LABELS, Judgement, Message, Rubric
 from dpo_tui.core.scoring import total
 
 JUDGE_PREFIX = "judge:"
@@ -210,3 +210,17 @@ def verdict_pair(rubric: Rubric, cards: Mapping[str, Mapping[str, int]]) -> tupl
     best = max(totals, key=lambda item: item[1])
     worst = min(totals, key=lambda item: item[1])
     return None if best[1] == worst[1] else (best[0], worst[0])
+
+
+def reasons_by_candidate(judgement: Judgement) -> dict[str, str]:
+    """candidate id -> the reasons a judge gave for its scores. The judge's judgement holds
+    them as diagnosis lines `A: reasons`, by label in the judgement's own display order (not
+    the order any annotator is shown); other lines are left out."""
+    ids = dict(zip(CANDIDATE_LABELS, judgement.display_order, strict=False))
+    found: dict[str, str] = {}
+    for line in judgement.diagnosis.splitlines():
+        label, colon, reasons = line.partition(":")
+        candidate_id = ids.get(label.strip()) if colon else None
+        if candidate_id is not None and reasons.strip():
+            found.setdefault(candidate_id, reasons.strip())
+    return found

@@ -10,18 +10,18 @@ import dataclasses
 import hashlib
 import random
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
 from dpo_tui.core.judge_order import ItemOrder
-from dpo_tui.core.judging import is_judge
+from dpo_tui.core.judging import is_judge, reasons_by_candidate
 from dpo_tui.core.models import CANDIDATE_LABELS, FLAGS, Candidate, Flag, Judgement, Prompt
 from dpo_tui.core.pairs import ItemPairs, extract_pairs
 from dpo_tui.core.safe_text import checked_name
 from dpo_tui.core.scoring import total
 from dpo_tui.errors import DpoError
-from dpo_tui.services.ordering import item_order
+from dpo_tui.services.ordering import chosen_judge, item_order
 from dpo_tui.services.pairing import judge_pairs
 from dpo_tui.store.assigned_order import assigned_order
 from dpo_tui.store.project import ProjectStore
@@ -32,6 +32,16 @@ FILTERS: tuple[ItemFilter, ...] = ("all", "unfinished", "flagged", "disputed", "
 score again (an added criterion, or a rescaled one), until every candidate is scored."""
 IDLE_CAP_SECONDS = 600.0
 """Time on one item counts at most this much per visit (an app left open is not work)."""
+SUGGEST_NEEDS = "`annotate --suggest` shows a judge's scores beside your own"
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    """A judge's scores of one candidate, shown with `annotate --suggest`, and its reasons
+    ('' when it gave none)."""
+
+    card: dict[str, int]
+    reasons: str = ""
 
 
 @dataclass(frozen=True)
@@ -45,6 +55,8 @@ class ItemView:
     judgement: Judgement
     outcome: ItemPairs
     totals: dict[str, float | None]
+    suggestions: Mapping[str, Suggestion] = field(default_factory=dict)
+    """candidate id -> the judge's scores of it, with `suggest` only (none: nothing shown)"""
 
     @property
     def labels(self) -> dict[str, str]:
@@ -113,6 +125,9 @@ class AnnotationSession:
         self.prompt_ids = list(self._state)
         self.item_order = "file"
         """the order recorded in each judgement saved (`set_order`)"""
+        self.suggesting: str | None = None
+        """the judge whose scores each item shows (`suggest`); None: the annotator is blind"""
+        self._suggestions: dict[str, dict[str, Suggestion]] = {}
         self._done = {pid for pid in self.prompt_ids if self._is_done(pid)}
         self._without_candidates = {pid for pid, state in self._state.items() if not state[0]}
         self._rescore = set(store.needs_rescore(self.annotator, older))
@@ -133,6 +148,15 @@ class AnnotationSession:
         if self.item is not None:
             index = self.prompt_ids.index(self.item.prompt.id)
             self.item = dataclasses.replace(self.item, index=index)
+
+    def suggest(self, judge: str | None = None) -> None:
+        """Show the scores and reasons of `judge` (else of the file's only judge; DpoError
+        saying what to run when it holds none) with each item it scored. A judgement saved
+        from now on, for an item shown with them, records that they were (`suggested`)."""
+        self.suggesting, _ = chosen_judge(self.store, judge, SUGGEST_NEEDS)
+        self._suggestions.clear()
+        if self.item is not None:
+            self._reload()
 
     # -- progress --------------------------------------------------------------
 
@@ -288,15 +312,19 @@ class AnnotationSession:
         self.store.set_score(candidate_id, self.annotator, criterion, value)
 
     def _ensure_judgement(self) -> None:
-        """Persist the judgement (with the display order shown) on an item's first change."""
+        """Persist the judgement (with the display order shown) on an item's first change,
+        and on its first change with a judge's scores shown (`suggested`)."""
         item = self._current()
-        if not item.judgement.updated_at:
+        if not item.judgement.updated_at or (item.suggestions and not item.judgement.suggested):
             self._save()
 
     def _save(self, **changes: object) -> ItemView:
-        """Write the open item's judgement with `changes`, recording the order in force."""
-        update = {"item_order": self.item_order, **changes}
-        self.store.save_judgement(self._current().judgement.model_copy(update=update))
+        """Write the open item's judgement with `changes`, recording the order in force and
+        whether a judge's scores are shown (once shown, it stays recorded)."""
+        item = self._current()
+        suggested = item.judgement.suggested or bool(item.suggestions)
+        update = {"item_order": self.item_order, "suggested": suggested, **changes}
+        self.store.save_judgement(item.judgement.model_copy(update=update))
         return self._reload()
 
     def _record_time(self) -> None:
@@ -305,9 +333,12 @@ class AnnotationSession:
         spent = min(self.clock() - self._opened_at, IDLE_CAP_SECONDS)
         self._opened_at = self.clock()
         judgement = self.item.judgement
-        if judgement.updated_at and spent > 0:  # time on a visit: the order stays as saved
-            order = judgement.item_order or self.item_order
-            self._save(seconds_spent=judgement.seconds_spent + spent, item_order=order)
+        if judgement.updated_at and spent > 0:  # time on a visit: order, suggested as saved
+            self._save(
+                seconds_spent=judgement.seconds_spent + spent,
+                item_order=judgement.item_order or self.item_order,
+                suggested=judgement.suggested,
+            )
 
     def _reload(self) -> ItemView:
         item = self._current()
@@ -342,7 +373,25 @@ class AnnotationSession:
             self._done.discard(pid)
         if complete == len(candidates):
             self._rescore.discard(pid)
-        return ItemView(index, prompt, tuple(ordered), scores, judgement, outcome, totals)
+        suggestions = self._suggestions_of(pid)
+        return ItemView(
+            index, prompt, tuple(ordered), scores, judgement, outcome, totals, suggestions
+        )
+
+    def _suggestions_of(self, prompt_id: str) -> dict[str, Suggestion]:
+        """The judge's cards and reasons of a prompt's candidates (read once a session)."""
+        judge = self.suggesting
+        if judge is None:
+            return {}
+        if prompt_id not in self._suggestions:
+            judged = self.store.judgement(prompt_id, judge)
+            reasons = reasons_by_candidate(judged) if judged else {}
+            self._suggestions[prompt_id] = {
+                cid: Suggestion(card, reasons.get(cid, ""))
+                for cid, card in self.store.scores(prompt_id, judge).items()
+                if card
+            }
+        return self._suggestions[prompt_id]
 
 
 def _display_order(

@@ -9,13 +9,16 @@ from dpo_tui.core.judge_order import ItemOrder, judge_margins, ordered
 from dpo_tui.errors import DpoError
 from dpo_tui.store.project import ProjectStore
 
+UNCERTAIN_NEEDS = "the uncertain order walks the items a judge is least sure about first"
+
 
 def chosen_judge(
-    store: ProjectStore, judge: str | None = None
+    store: ProjectStore, judge: str | None = None, needs: str = UNCERTAIN_NEEDS
 ) -> tuple[str, dict[str, dict[str, list[dict[str, int]]]]]:
-    """The judge whose cards order the items, and its cards (`store.judge_cards`): `judge`
-    (which must have scored items of the project), else the project's only one; DpoError
-    saying what to run when there is none, and listing them when there are several."""
+    """The judge whose cards order the items (or are shown), and its cards
+    (`store.judge_cards`): `judge` (which must have scored items of the project), else the
+    project's only one; DpoError saying what to run when there is none (and what `needs`
+    a judge), and listing them when there are several."""
     names = store.judge_names()
     path = store.path
     if judge is not None:
@@ -31,8 +34,7 @@ def chosen_judge(
         if store.meta.assignment_id:  # an annotator's file
             hint += ", or ask your lead for a file made with `dpo-tui assign --with-judge`"
         raise DpoError(
-            f"{path}: no judge model has scored its items: the uncertain order walks the "
-            "items a judge is least sure about first",
+            f"{path}: no judge model has scored its items: {needs}",
             hint=hint,
         )
     elif len(names) > 1:

@@ -139,6 +139,8 @@ class DpoApp(App[None]):
         """Every action of the screen in the palette, plus quick-insert of criterion names."""
         yield from super().get_system_commands(screen)
         for binding in screen.BINDINGS:
+            if isinstance(screen, AnnotateScreen) and not screen.offers(binding):
+                continue  # the judge's key, without --suggest
             if isinstance(binding, Binding) and binding.description:
                 action = binding.action
                 yield SystemCommand(
@@ -168,12 +170,14 @@ def make_app(
     order: ItemOrder = "file",
     judge: str | None = None,
     seed: int = 0,
+    suggest: bool = False,
 ) -> DpoApp:
     """Open `project` for `annotator` (default: the file's own) with the user's keymap, on
     the items `item_filter` shows, walked in `order` (`judge` and `seed`: see
     `AnnotationSession.set_order`); with `adjudicate`, on the disputed items, `annotator`
     being the resolver; with `practice`, on the gold items, each one's reference shown once
-    the annotator has finished it."""
+    the annotator has finished it; with `suggest`, showing the scores of `judge` (or of the
+    file's only judge) beside the annotator's (`AnnotationSession.suggest`)."""
     store = ProjectStore.open(project)
     try:
         adjudication = AdjudicationSession(store, annotator) if adjudicate else None
@@ -182,6 +186,8 @@ def make_app(
         session.filter = item_filter
         if order != "file":
             session.set_order(order, judge=judge, seed=seed)
+        if suggest:
+            session.suggest(judge)
         return DpoApp(
             session,
             load_keymap(keymap_file),

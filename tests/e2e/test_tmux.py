@@ -88,3 +88,22 @@ def test_score_two_items_and_quit_in_a_real_terminal(tmux: Tmux, app_project: Pa
             "A is warm and asks for the order number."
         )
         assert store.judgement(second.id, "alice").flags == ("tie",)
+
+
+def test_suggest_shows_the_judges_marker_and_j_takes_it(tmux: Tmux, app_project: Path):
+    from tests.services.test_annotating_suggest import CARDS, judge_first_prompt
+
+    with ProjectStore.open(app_project) as store:
+        ids = judge_first_prompt(store)
+    command = f"{sys.executable} -m dpo_tui annotate {app_project} --suggest"
+    tmux("new-session", "-d", "-s", "app", "-x", "160", "-y", "45", command)
+    shown = tmux.wait_for("(judge 4)")
+    assert "◇" in shown and "judge: cites the refund policy" in shown
+    tmux.keys("J")
+    tmux.wait_for("◆")
+    tmux.keys("q", pause=1.0)
+    with ProjectStore.open(app_project) as store:
+        pid = store.prompt_ids_in_order()[0]
+        [(taken, card)] = store.scores(pid, "alice").items()
+        assert card == CARDS[ids.index(taken)]
+        assert store.judgement(pid, "alice").suggested

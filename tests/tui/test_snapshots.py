@@ -32,6 +32,17 @@ def test_annotate_scored_at_200x50(here: Path, snap_compare):
     assert snap_compare(make_app(here), press=list("535323"), terminal_size=(200, 50))
 
 
+def test_annotate_suggested_at_160x45(here: Path, snap_compare):
+    """`--suggest`: the judge's values on the sliders (A's taken with J) and its reasons."""
+    from dpo_tui.store.project import ProjectStore
+    from tests.services.test_annotating_suggest import judge_first_prompt
+
+    with ProjectStore.open(here) as store:
+        judge_first_prompt(store)
+    app = make_app(here, suggest=True)
+    assert snap_compare(app, press=["J"], terminal_size=(160, 45))
+
+
 def test_help_screen(here: Path, snap_compare):
     assert snap_compare(make_app(here), press=["f1"], terminal_size=(100, 40))
 

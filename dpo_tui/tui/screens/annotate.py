@@ -80,6 +80,7 @@ class AnnotateScreen(Screen[None]):
         Binding("m", "maximize_candidate", "Focus pane", id="maximize_candidate", priority=True),
         Binding("r", "regenerate", "Regenerate", id="regenerate", priority=True),
         Binding("G", "mark_gold", "Mark gold", show=False, id="mark_gold", priority=True),
+        Binding("J", "accept_suggestions", "Take judge's", id="accept_suggestions", priority=True),
         Binding("ctrl+z", "undo", "Undo", show=False, id="undo", priority=True),
         Binding("ctrl+y", "redo", "Redo", show=False, id="redo", priority=True),
     ]
@@ -100,8 +101,21 @@ class AnnotateScreen(Screen[None]):
         self._shown_prompt: str | None = None
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """While the diagnosis editor has focus, keys type text; only escape leaves it."""
+        """While the diagnosis editor has focus, keys type text; only escape leaves it. The
+        judge's key is there only with `--suggest`."""
+        if action == "accept_suggestions" and not self.offers_suggestions:
+            return False
         return action == "leave_editor" or not isinstance(self.app.focused, TextArea)
+
+    @property
+    def offers_suggestions(self) -> bool:
+        """Whether a judge's values are shown (`annotate --suggest`), and its key works."""
+        return self.session.suggesting is not None
+
+    def offers(self, binding: BindingType) -> bool:
+        """Whether the key works here (the help screen and the palette list only those)."""
+        judges = isinstance(binding, Binding) and binding.id == "accept_suggestions"
+        return not judges or self.offers_suggestions
 
     @property
     def item(self) -> ItemView:
@@ -138,7 +152,14 @@ class AnnotateScreen(Screen[None]):
             self._fit_panes()
         labels = item.labels
         for pane, candidate in zip(self._panes, item.candidates, strict=True):
-            pane.show(candidate, labels[candidate.id], item.scores.get(candidate.id, {}))
+            judged = item.suggestions.get(candidate.id)
+            pane.show(
+                candidate,
+                labels[candidate.id],
+                item.scores.get(candidate.id, {}),
+                judged.card if judged else None,
+                judged.reasons if judged else "",
+            )
         if item.prompt.id != self._shown_prompt:
             self._shown_prompt = item.prompt.id
             meta = f"#{item.index + 1} · {item.prompt.source}"
@@ -347,6 +368,28 @@ class AnnotateScreen(Screen[None]):
         if self._saved(lambda: mark_gold(self.session)) is not None:
             self.notify("Marked as a gold item: its pair and diagnosis are the reference.")
 
+    def action_accept_suggestions(self) -> None:
+        """Set the focused candidate's sliders to the judge's values, each as if typed (saved,
+        and undone with ctrl+z, one by one)."""
+        pane = self._focused_pane()
+        judged = self.item.suggestions.get(pane.candidate_id) if pane else None
+        if pane is None or judged is None:
+            self.notify("Focus a candidate the judge scored to take its values.", timeout=3)
+            return
+        for slider in pane.sliders:
+            value = judged.card.get(slider.criterion.key)
+            if value in slider.criterion.scale.points:
+                slider.set_value(value)
+                if slider.value != value:  # not written (the app said why): stop there
+                    return
+
+    def _focused_pane(self) -> CandidatePane | None:
+        focused = self.focused
+        try:
+            return focused.query_ancestor(CandidatePane) if focused else None
+        except NoMatches:
+            return None
+
     def action_flag(self, flag: Flag) -> None:
         self.save_diagnosis()
         item = self._saved(lambda: self.session.toggle_flag(flag))
@@ -368,22 +411,13 @@ class AnnotateScreen(Screen[None]):
                 self.set_focus(first)
 
     def action_maximize_candidate(self) -> None:
-        focused = self.focused
-        if focused is None:
-            return
-        try:
-            pane = focused.query_ancestor(CandidatePane)
-        except NoMatches:
-            return
-        self.maximize(pane, container=False)
+        pane = self._focused_pane()
+        if pane is not None:
+            self.maximize(pane, container=False)
 
     def action_regenerate(self) -> None:
         """Regenerate the focused candidate in a background worker, streaming into its pane."""
-        focused = self.focused
-        try:
-            pane = focused.query_ancestor(CandidatePane) if focused else None
-        except NoMatches:
-            pane = None
+        pane = self._focused_pane()
         if pane is None:
             self.notify("Focus a candidate's slider to regenerate it.", timeout=3)
             return

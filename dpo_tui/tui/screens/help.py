@@ -10,6 +10,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Static
 
+from dpo_tui.tui.screens.annotate import AnnotateScreen
+
 SLIDER_KEYS = [
     ("1-9, 0 (=10)", "set the focused score and move to the next slider"),
     ("left / right, - / +", "step the focused score down / up"),
@@ -42,6 +44,8 @@ class HelpScreen(ModalScreen[None]):
         for binding in [*self.below.BINDINGS, *self.app.BINDINGS]:
             if not isinstance(binding, Binding) or binding.id is None:
                 continue
+            if isinstance(self.below, AnnotateScreen) and not self.below.offers(binding):
+                continue  # the judge's key, without --suggest
             keys = keymap.get(binding.id, binding.key)
             table.add_row(keys, binding.description or binding.action, binding.id)
         for keys, description in SLIDER_KEYS:

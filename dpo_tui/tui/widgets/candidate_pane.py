@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.content import Content
@@ -24,9 +26,21 @@ def show_content(static: Static, content: Content, layout: bool = False) -> None
 
 
 class CandidatePane(Vertical):
-    """A candidate with no model name or decoding parameters (blind annotation)."""
+    """A candidate with no model name or decoding parameters (blind annotation); with
+    `annotate --suggest`, a judge's values on its sliders and its reasons in a dim line."""
 
     ALLOW_MAXIMIZE = True
+    DEFAULT_CSS = """
+    CandidatePane .candidate-reasons {
+        height: auto;
+        max-height: 3;
+        color: $text-muted;
+        display: none;
+    }
+    CandidatePane .candidate-reasons.shown {
+        display: block;
+    }
+    """
 
     def __init__(self, rubric: Rubric, index: int, commit: Commit | None = None) -> None:
         super().__init__(classes="candidate", id=f"candidate-{index}")
@@ -38,6 +52,8 @@ class CandidatePane(Vertical):
         """The candidate whose text is shown (None while a regenerated one streams in)."""
         self.heading = Static(classes="candidate-title")
         self.text = TextView(classes="candidate-text")
+        self.reasons = Static(classes="candidate-reasons")
+        """The judge's reasons (shown only with its values: `annotate --suggest`)."""
         self.sliders = [
             RubricSlider(criterion, "", commit=commit, id=f"slider-{index}-{criterion.key}")
             for criterion in rubric.criteria
@@ -46,11 +62,20 @@ class CandidatePane(Vertical):
     def compose(self) -> ComposeResult:
         yield self.heading
         yield self.text
+        yield self.reasons
         yield from self.sliders
 
-    def show(self, candidate: Candidate, label: str, scores: dict[str, int]) -> None:
+    def show(
+        self,
+        candidate: Candidate,
+        label: str,
+        scores: dict[str, int],
+        suggested: Mapping[str, int] | None = None,
+        reasons: str = "",
+    ) -> None:
         """Fill the pane with another candidate (panes are reused between items); unchanged
-        parts are left alone, so showing the same item again repaints nothing."""
+        parts are left alone, so showing the same item again repaints nothing. `suggested`
+        and `reasons`: a judge's card of the candidate and why (`annotate --suggest`)."""
         if candidate.id != self.shown_id:
             self.text.update(Content(visible(candidate.text)))
             self.text.scroll_home(animate=False)
@@ -60,6 +85,15 @@ class CandidatePane(Vertical):
         for slider in self.sliders:
             slider.candidate_id = candidate.id
             slider.value = scores.get(slider.criterion.key)
+            slider.suggestion = suggested.get(slider.criterion.key) if suggested else None
+        self._show_reasons(reasons if suggested else "")
+
+    def _show_reasons(self, reasons: str) -> None:
+        """The judge's reasons, literally, in a dim line (hidden when there are none)."""
+        if reasons:
+            text = Content.assemble(("judge: ", "bold"), visible(reasons)).stylize("dim")
+            show_content(self.reasons, text, layout=True)
+        self.reasons.set_class(bool(reasons), "shown")
 
     def stream(self, text: str) -> None:
         """Show text as it is generated (regeneration), literally."""

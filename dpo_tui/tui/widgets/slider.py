@@ -23,7 +23,11 @@ Commit = Callable[["RubricSlider", int | None], bool]
 class RubricSlider(Widget, can_focus=True):
     """`Label  ■■■□□ 3 end-label`. A digit sets the score and moves focus to the next slider
     at once (so fast typing lands where the annotator expects); left/right and +/- step,
-    backspace clears, a click sets the point under the pointer."""
+    backspace clears, a click sets the point under the pointer.
+
+    With a judge's value to show (`suggestion`, `annotate --suggest` only), its cell is drawn
+    as a diamond (`◆` within the annotator's score, `◇` past it) and `(judge N)` follows the
+    value: `Label  ■■◆□□ 3 (judge 3) end-label`, legible without colour."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         # Priority: the app runs these before dispatching the next key, so a digit's move to
@@ -37,6 +41,8 @@ class RubricSlider(Widget, can_focus=True):
     ]
 
     value: reactive[int | None] = reactive(None)
+    suggestion: reactive[int | None] = reactive(None)
+    """The judge's value (None: none shown)."""
 
     @dataclass
     class Changed(Message):
@@ -71,17 +77,28 @@ class RubricSlider(Widget, can_focus=True):
     def render(self) -> Content:
         scale = self.criterion.scale
         label = self.criterion.label[:LABEL_WIDTH].ljust(LABEL_WIDTH)
+        judge = self.suggestion
         cells = Content.assemble(
-            *(
-                ("■ " if self.value is not None and point <= self.value else "□ ", "")
-                for point in self._scale
-            )
+            *(self._cell(point, point == judge) for point in self._scale)
         ).stylize("$accent" if self.has_focus else "$foreground", 0)
         if self.value is None:
             tail = Content.styled("–", "dim")
         else:
             tail = Content(f"{self.value} {scale.labels.get(self.value, '')}")
+        if judge is not None:
+            if judge in self._scale:
+                start = 2 * (judge - self._scale.start)
+                cells = cells.stylize("bold $secondary", start, start + 1)
+            hint = Content.styled(f" (judge {judge})", "$secondary")
+            value_end = 1 if self.value is None else len(str(self.value))
+            tail = Content.assemble(tail[:value_end], hint, tail[value_end:])
         return Content.assemble((label, "bold" if self.has_focus else ""), " ", cells, tail)
+
+    def _cell(self, point: int, judged: bool) -> str:
+        filled = self.value is not None and point <= self.value
+        if judged:
+            return "◆ " if filled else "◇ "
+        return "■ " if filled else "□ "
 
     def set_value(self, value: int | None) -> None:
         """Set from the user: `commit` (if any) runs at once, before the new value can show on
