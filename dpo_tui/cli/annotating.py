@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 
 from dpo_tui.cli import PROJECT, cli
-from dpo_tui.cli.options import model_option, repack_option
+from dpo_tui.cli.options import model_option, order_option, repack_option
 from dpo_tui.config import RepackSetting
-from dpo_tui.core.judge_order import ITEM_ORDERS, ItemOrder
+from dpo_tui.core.judge_order import ItemOrder
 from dpo_tui.services.annotating import FILTERS, ItemFilter
 
 
@@ -38,16 +38,11 @@ from dpo_tui.services.annotating import FILTERS, ItemFilter
     help="Practise on the file's gold items: once you finish one, its reference is shown and "
     "the result recorded (make the file with `dpo-tui gold practice`).",
 )
-@click.option(
-    "--order",
-    "item_order",
-    type=click.Choice(ITEM_ORDERS),
-    default="file",
-    show_default=True,
-    help="The order n / p walk the items in: the file's; random (shuffled by --seed); or "
+@order_option(
+    "The order n / p walk the items in: the file's; random (shuffled by --seed); or "
     "uncertain, the items a judge model is least sure about first (needs its scores in the "
     "file: `dpo-tui judge`, or `assign --with-judge`). Its scores are not shown (see "
-    "--suggest).",
+    "--suggest)."
 )
 @click.option(
     "--suggest",

@@ -12,6 +12,7 @@ from typing import Any, get_args
 import click
 
 from dpo_tui.config import REPACK_VALUES, RepackSetting
+from dpo_tui.core.judge_order import ITEM_ORDERS
 from dpo_tui.core.models import PairPolicyName
 from dpo_tui.generation.base import Api, Backend
 
@@ -70,6 +71,18 @@ min_margin_option = click.option(
 encoding_option = click.option(
     "--encoding", default="utf-8", show_default=True, help="Text encoding of the file."
 )
+
+
+def order_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """`--order file|random|uncertain` (given as `item_order`): the order items are walked in."""
+    return click.option(
+        "--order",
+        "item_order",
+        type=click.Choice(ITEM_ORDERS),
+        default="file",
+        show_default=True,
+        help=help_text,
+    )
 
 
 def template_option(help_text: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

@@ -7,9 +7,9 @@ from pathlib import Path
 import click
 
 from dpo_tui.cli import PROJECT, cli
-from dpo_tui.cli.options import Fraction
+from dpo_tui.cli.options import Fraction, order_option
 from dpo_tui.cli.output import say
-from dpo_tui.core.judge_order import ITEM_ORDERS, ItemOrder
+from dpo_tui.core.judge_order import ItemOrder
 from dpo_tui.store.project import ProjectStore
 
 
@@ -46,15 +46,10 @@ from dpo_tui.store.project import ProjectStore
     help="Put this many of the project's gold items in every annotator's file, at random "
     "places, without their reference (see `dpo-tui gold add`).",
 )
-@click.option(
-    "--order",
-    "item_order",
-    type=click.Choice(ITEM_ORDERS),
-    default="file",
-    show_default=True,
-    help="The order of each file's prompts (what a plain `annotate` walks): the project's; "
+@order_option(
+    "The order of each file's prompts (what a plain `annotate` walks): the project's; "
     "random (by --seed, each file its own); or uncertain, the items a judge model is least "
-    "sure about first (needs its scores: `dpo-tui judge` first).",
+    "sure about first (needs its scores: `dpo-tui judge` first)."
 )
 @click.option(
     "--judge",

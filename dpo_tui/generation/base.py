@@ -9,6 +9,7 @@ from typing import Literal, Protocol, Self
 
 from dpo_tui.core.decoding import DecodingPreset
 from dpo_tui.core.models import Message
+from dpo_tui.errors import GenerationError
 
 FinishReason = Literal["stop", "length", "eog"]
 OnToken = Callable[[int, str], None]
@@ -70,3 +71,14 @@ class Backend(Protocol):
         tb: TracebackType | None,
         /,
     ) -> None: ...
+
+
+def check_pairing(
+    conversations: Sequence[Sequence[Message]], presets: Sequence[DecodingPreset]
+) -> None:
+    """Refuse an `answer()` call whose conversations and presets do not pair up."""
+    if len(conversations) != len(presets):
+        raise GenerationError(
+            f"{len(conversations)} conversations for {len(presets)} presets",
+            hint="pass one decoding preset per conversation",
+        )

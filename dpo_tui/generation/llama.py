@@ -24,7 +24,7 @@ from dpo_tui.config import RepackSetting
 from dpo_tui.core.decoding import DecodingPreset
 from dpo_tui.core.models import Message
 from dpo_tui.errors import GenerationError
-from dpo_tui.generation.base import FinishReason, GeneratedCandidate, OnToken
+from dpo_tui.generation.base import FinishReason, GeneratedCandidate, OnToken, check_pairing
 from dpo_tui.generation.constrained import GrammarGate, grammar_of
 from dpo_tui.generation.loaded import LoadedModel
 from dpo_tui.generation.models import check_model_file, default_model_path, model_sha256
@@ -155,11 +155,7 @@ class LlamaBackend:
         """One answer per (conversation, preset), decoded together, each constrained to the
         JSON `schema` if given. The tokens the conversations share at their start are
         evaluated once, and a conversation given several times is evaluated once."""
-        if len(conversations) != len(presets):
-            raise GenerationError(
-                f"{len(conversations)} conversations for {len(presets)} presets",
-                hint="pass one decoding preset per conversation",
-            )
+        check_pairing(conversations, presets)
         prompts = [self.format_prompt(conversation) for conversation in conversations]
         return self._run(prompts, presets, None, None if schema is None else grammar_of(schema))
 

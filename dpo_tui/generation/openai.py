@@ -42,7 +42,7 @@ from openai.types.chat import ChatCompletionChunk
 from dpo_tui.core.decoding import DecodingPreset
 from dpo_tui.core.models import Message
 from dpo_tui.errors import GenerationError
-from dpo_tui.generation.base import Api, FinishReason, GeneratedCandidate, OnToken
+from dpo_tui.generation.base import Api, FinishReason, GeneratedCandidate, OnToken, check_pairing
 from dpo_tui.generation.openai_errors import NOT_OPENAI, request_error, server_message
 
 RenderPrompt = Callable[[Sequence[Message]], str]
@@ -269,11 +269,7 @@ class OpenAIBackend:
         """One answer per (conversation, preset), in order (slot i answers conversation i),
         each constrained to the JSON `schema` if given (see the module docstring); requested
         concurrently, failing together, as `generate()` does."""
-        if len(conversations) != len(presets):
-            raise GenerationError(
-                f"{len(conversations)} conversations for {len(presets)} presets",
-                hint="pass one decoding preset per conversation",
-            )
+        check_pairing(conversations, presets)
         if schema is not None and self.api == "completions":
             raise GenerationError(
                 "the completions API cannot constrain answers to a JSON schema",
