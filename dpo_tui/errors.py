@@ -54,3 +54,7 @@ class SchemaTooNewError(ProjectError):
 
 class GenerationError(DpoError):
     """A model that cannot be loaded or run: bad path, not GGUF, prompt over the context."""
+
+
+class ContextOverflow(GenerationError):
+    """A prompt and the answers asked of it do not fit the model's context."""

@@ -23,7 +23,7 @@ from pathlib import Path
 from dpo_tui.config import RepackSetting
 from dpo_tui.core.decoding import DecodingPreset
 from dpo_tui.core.models import Message
-from dpo_tui.errors import GenerationError
+from dpo_tui.errors import ContextOverflow, GenerationError
 from dpo_tui.generation.base import FinishReason, GeneratedCandidate, OnToken, check_pairing
 from dpo_tui.generation.constrained import GrammarGate, grammar_of
 from dpo_tui.generation.loaded import LoadedModel
@@ -208,7 +208,7 @@ class LlamaBackend:
     def _check_fits(self, prompt_tokens: int, presets: Sequence[DecodingPreset]) -> None:
         new_tokens = sum(preset.max_tokens for preset in presets)
         if prompt_tokens + new_tokens > self.n_ctx:
-            raise GenerationError(
+            raise ContextOverflow(
                 f"the prompts take {prompt_tokens} tokens and their {len(presets)} answers may "
                 f"add up to {new_tokens} more (the sum of their max_tokens): "
                 f"{prompt_tokens + new_tokens} tokens, over the context of {self.n_ctx} tokens "

@@ -24,7 +24,7 @@ from dpo_tui.core.judging import (
     verdict_question,
 )
 from dpo_tui.core.models import CANDIDATE_LABELS, Candidate, Judgement, Message, Prompt, Rubric
-from dpo_tui.errors import DpoError
+from dpo_tui.errors import ContextOverflow, DpoError
 from dpo_tui.generation.base import Backend, GeneratedCandidate
 from dpo_tui.services.generating import messages_of
 from dpo_tui.store.judge import JudgeSample, JudgeVerdict
@@ -249,11 +249,20 @@ class _Asker:
         waiting = list(jobs)
         for attempt in range(self.retries + 1):
             failed = []
-            for start in range(0, len(waiting), MAX_SLOTS):
-                chunk = waiting[start : start + MAX_SLOTS]
+            chunks = [waiting[i : i + MAX_SLOTS] for i in range(0, len(waiting), MAX_SLOTS)]
+            while chunks:
+                chunk = chunks.pop(0)
                 questions = [self._question(messages, job) for job in chunk]
                 presets = [self._preset(job, attempt) for job in chunk]
-                answers = self.backend.answer(questions, presets, schema)
+                try:
+                    answers = self.backend.answer(questions, presets, schema)
+                except ContextOverflow as overflow:
+                    if len(chunk) > 1:  # fewer answers at once may fit
+                        half = len(chunk) // 2
+                        chunks[:0] = [chunk[:half], chunk[half:]]
+                    else:  # asking again cannot help: kept as a failure with no reply
+                        got.append((chunk[0], _unasked(presets[0]), attempt, overflow.message))
+                    continue
                 for job, answer in zip(chunk, answers, strict=True):
                     problem = _problem(answer, schema, self.rubric)
                     got.append((job, answer, attempt, problem))
@@ -282,6 +291,11 @@ class _Asker:
             max_tokens=self.max_tokens,
             seed=seed,
         )
+
+
+def _unasked(preset: DecodingPreset) -> GeneratedCandidate:
+    """The record of a question that could not be asked: no reply, no time."""
+    return GeneratedCandidate(0, preset, "", 0, "length", 0.0, 0.0)
 
 
 def _problem(answer: GeneratedCandidate, schema: Mapping[str, object], rubric: Rubric) -> str:

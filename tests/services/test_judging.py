@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from dpo_tui.core.decoding import DecodingPreset
+from dpo_tui.core.ids import candidate_id
 from dpo_tui.core.judging import VERDICT_SCHEMA, is_judge, read_verdict, verdict_question
+from dpo_tui.core.models import Candidate
 from dpo_tui.core.scoring import total
 from dpo_tui.generation.llama import LlamaBackend
 from dpo_tui.generation.models import default_model_path, model_sha256
@@ -214,3 +216,28 @@ def test_the_command_judges_and_says_what_next(tmp_path: Path, scored_project, f
     assert f"dpo-tui report {path} --judge" in result.output
     with ProjectStore.open(path) as store:
         assert len(samples(store)) == 10
+
+
+@pytest.mark.slow
+def test_questions_too_long_for_the_context_are_split_then_kept_as_failures(scored_project):
+    store = scored_project
+    prompt = next(p for p in store.prompts() if len(store.candidates(p.id)) == 3)
+    long_text = "This reply goes on and on about the weather. " * 150
+    store.add_candidates(
+        [
+            Candidate(
+                id=candidate_id(prompt.id, long_text),
+                prompt_id=prompt.id,
+                text=long_text,
+                origin="imported:test",
+            )
+        ]
+    )
+    with LlamaBackend(n_ctx=1024) as small:  # one question fits, not three (with 176 each)
+        result = judge_project(store, small, limit=1, verdicts=False)
+    rows = samples(store)
+    failed = [row for row in rows if row["error"]]
+    assert [row["candidate"] for row in failed] == [candidate_id(prompt.id, long_text)]
+    assert "over the context" in str(failed[0]["error"]) and failed[0]["reply"] == ""
+    assert len(judge_scores(store)) == 3  # the others, asked fewer at a time
+    assert result.failures == 1
