@@ -78,6 +78,11 @@ def _print_status(summary: ProjectStatus) -> None:
             f"({summary.near_duplicate_candidates} near-duplicates)",
         ),
         ("annotated", f"{summary.judged_prompts} prompts, {summary.scores} scores"),
+        *(
+            [("judge models", f"{summary.judge_scores} scores (see `report --judge`)")]
+            if summary.judge_scores
+            else []
+        ),
         ("schema", f"version {summary.schema_version}"),
     ]
     for key, value in rows:

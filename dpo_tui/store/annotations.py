@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from dpo_tui.core.judging import JUDGE_PREFIX
 from dpo_tui.core.models import Judgement
 from dpo_tui.core.safe_text import diagnosis_problem
 from dpo_tui.errors import ProjectError
@@ -176,10 +177,14 @@ class AnnotationRows(RubricRows):
                 found[pid] = missing
         return found
 
-    def score_count(self) -> int:
-        """How many scores (criterion values) the project holds, over every card."""
-        query = "select coalesce(sum((select count(*) from json_each(criteria))), 0) from scores"
-        return int(self.db.execute(query).fetchone()[0])
+    def score_count(self, *, judges: bool = False) -> int:
+        """How many scores (criterion values) people gave, over every card; with `judges`,
+        how many judge models gave."""
+        query = (
+            "select coalesce(sum((select count(*) from json_each(criteria))), 0) from scores "
+            f"where {_BY_JUDGE} = :judges"
+        )
+        return int(self.db.execute(query, {**_JUDGE, "judges": judges}).fetchone()[0])
 
     def judgement(self, prompt_id: str, annotator: str) -> Judgement | None:
         row = self.db.execute(
@@ -284,10 +289,15 @@ class AnnotationRows(RubricRows):
         query = "select coalesce(sum(seconds_spent), 0) from judgements where annotator = ?"
         return float(self.db.execute(query, [annotator]).fetchone()[0])
 
-    def judgement_count(self) -> int:
-        return int(self.db.execute("select count(*) from judgements").fetchone()[0])
+    def judgement_count(self, *, judges: bool = False) -> int:
+        """How many judgements people made; with `judges`, how many judge models made."""
+        query = f"select count(*) from judgements where {_BY_JUDGE} = :judges"
+        return int(self.db.execute(query, {**_JUDGE, "judges": judges}).fetchone()[0])
 
 
+_BY_JUDGE = "(substr(annotator, 1, length(:judge_prefix)) = :judge_prefix)"
+"""SQL: whether a row's annotator is a judge model (with the parameters `_JUDGE`)"""
+_JUDGE = {"judge_prefix": JUDGE_PREFIX}
 _JUDGEMENTS = (
     "select prompt_id, annotator, diagnosis, flags, display_order, seconds_spent, updated_at, "
     "item_order, suggested from judgements"

@@ -272,8 +272,9 @@ class ProjectStore(PromptRows, CandidateRows, JudgeRows, GoldRows, StoreBase):
             near_duplicate_candidates=count(
                 "select count(*) from candidates where near_duplicate_of is not null"
             ),
-            judged_prompts=count("select count(*) from judgements"),
+            judged_prompts=self.judgement_count(),
             scores=self.score_count(),
+            judge_scores=self.score_count(judges=True),
             imports=self.imports(),
         )
 

@@ -102,5 +102,8 @@ class ProjectStatus(BaseModel):
     candidates: int
     near_duplicate_candidates: int
     judged_prompts: int
+    """judgements people made (an item two annotators judged counts twice)"""
     scores: int
+    """scores people gave (a judge model's are `judge_scores`)"""
+    judge_scores: int = 0
     imports: list[ImportRecord]

@@ -216,6 +216,10 @@ def test_the_command_judges_and_says_what_next(tmp_path: Path, scored_project, f
     assert f"dpo-tui report {path} --judge" in result.output
     with ProjectStore.open(path) as store:
         assert len(samples(store)) == 10
+        status = store.status()
+    assert (status.scores, status.judged_prompts, status.judge_scores) == (0, 0, 5 * 2)
+    shown = CliRunner().invoke(cli, ["status", str(path)]).output
+    assert "0 prompts, 0 scores" in shown and "10 scores (see `report --judge`)" in shown
 
 
 @pytest.mark.slow
