@@ -12,12 +12,11 @@ checked against a JSON schema's grammar: see `constrained`).
 
 from __future__ import annotations
 
-import codecs
 import ctypes
 import functools
 import math
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from dpo_tui.config import RepackSetting
@@ -30,6 +29,7 @@ from dpo_tui.generation.loaded import LoadedModel
 from dpo_tui.generation.models import check_model_file, default_model_path, model_sha256
 from dpo_tui.generation.runtime import default_threads, llama_cpp
 from dpo_tui.generation.templates import PromptTemplate
+from dpo_tui.generation.text_stream import TextStream
 
 MAX_CANDIDATES = 16
 """The most candidates (sequences) one generate() call can decode together."""
@@ -37,6 +37,10 @@ MAX_CANDIDATES = 16
 DEFAULT_N_CTX = 8192
 """Tokens of KV cache shared by a prompt and all its candidates (18 KB a token for the bundled
 model, so 150 MB)."""
+
+GROUP_TOKENS = 16
+"""How many more first tokens than all prompts share make prompts of a call a group whose
+shared start is evaluated once (see `_groups`)."""
 
 PENALTY_LAST_N = 64
 """How many recent tokens (the prompt's included) the repeat penalty looks at."""
@@ -220,23 +224,41 @@ class LlamaBackend:
     def _decode_prompts(
         self, tokens: Mapping[str, list[int]], leader: Mapping[str, int], shared: int
     ) -> dict[str, int]:
-        """Evaluate each distinct prompt into its leader's sequence: the `shared` first
-        tokens once (sequence 0, then copied; what the last call left there of them is kept),
-        the rest of each in batches, every prompt's last token in the final batch; the batch
-        index of each one's logits."""
+        """Evaluate each distinct prompt into its leader's sequence, each token once where
+        prompts share it: the `shared` first tokens of all (sequence 0, then copied; what the
+        last call left there of them is kept), then what each group of prompts shares beyond
+        them (a judge's conversation, shared by its candidates: see `_groups`), then the rest
+        of each, in batches, every prompt's last token in the final batch; the batch index of
+        each one's logits."""
         prefix = next(iter(tokens.values()))[:shared]
         kept = self._keep_cached(prefix)
         self._decode_chunked([(t, kept + i, 0, False) for i, t in enumerate(prefix[kept:])])
         self._cached = prefix
+        groups = _groups(list(tokens.values()), shared)
+        texts = list(tokens)
+        heads = [(leader[texts[members[0]]], common) for members, common in groups]
         if shared:
-            for sequence in leader.values():
-                if sequence != 0:
-                    llama_cpp.llama_memory_seq_cp(self._memory, 0, sequence, -1, -1)
+            for head, _ in heads:
+                if head != 0:
+                    llama_cpp.llama_memory_seq_cp(self._memory, 0, head, -1, -1)
         self._decode_chunked(
             [
-                (token, shared + i, leader[text], False)
+                (token, shared + i, head, False)
+                for (members, _), (head, common) in zip(groups, heads, strict=True)
+                for i, token in enumerate(tokens[texts[members[0]]][shared:common])
+            ]
+        )
+        start = {}
+        for (members, common), (head, _) in zip(groups, heads, strict=True):
+            for member in members:
+                start[texts[member]] = common
+                if leader[texts[member]] != head:
+                    llama_cpp.llama_memory_seq_cp(self._memory, head, leader[texts[member]], -1, -1)
+        self._decode_chunked(
+            [
+                (token, start[text] + i, leader[text], False)
                 for text, prompt in tokens.items()
-                for i, token in enumerate(prompt[shared:-1])
+                for i, token in enumerate(prompt[start[text] : -1])
             ]
         )
         last = [
@@ -298,63 +320,6 @@ class LlamaBackend:
             self._n_vocab, len(self._no_eog), self._no_eog
         )
         return sampler
-
-
-class TextStream:
-    """A candidate's text as the bytes of its tokens arrive.
-
-    Only whole UTF-8 characters are decoded (bytes of a character split across tokens wait
-    for the rest); leading and trailing whitespace is dropped; the text is cut before the first
-    stop string. `emit` gets the new text as soon as it is sure to stay: never trailing
-    whitespace, never what may be the start of a stop string. So the pieces emitted, joined,
-    are always exactly the final text.
-    """
-
-    def __init__(self, stop: Sequence[str] = (), emit: Callable[[str], None] | None = None) -> None:
-        self.stop = tuple(s for s in stop if s)
-        self._emit_to = emit
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._text = ""
-        self._emitted = 0
-        self.stopped = False
-
-    @property
-    def text(self) -> str:
-        """The text so far, without trailing whitespace."""
-        return self._text.rstrip()
-
-    def feed(self, data: bytes) -> bool:
-        """Add the bytes of one token; True once a stop string has ended the text."""
-        if self._add(self._decoder.decode(data)):
-            self.stopped = True
-            return True
-        held = max(
-            (k for s in self.stop for k in range(1, len(s)) if self._text.endswith(s[:k])),
-            default=0,
-        )
-        self._emit(len(self._text) - held)
-        return False
-
-    def close(self) -> str:
-        """Emit the rest (an unfinished character becomes U+FFFD) and return the final text."""
-        if not self.stopped:
-            self._add(self._decoder.decode(b"", final=True))
-        self._emit(len(self._text))
-        return self.text
-
-    def _add(self, piece: str) -> bool:
-        self._text += piece if self._text else piece.lstrip()
-        cuts = [at for s in self.stop if (at := self._text.find(s, self._emitted)) >= 0]
-        if cuts:
-            self._text = self._text[: min(cuts)]
-        return bool(cuts)
-
-    def _emit(self, end: int) -> None:
-        end = len(self._text[:end].rstrip())
-        if end > self._emitted:
-            if self._emit_to is not None:
-                self._emit_to(self._text[self._emitted : end])
-            self._emitted = end
 
 
 class _Slot:
@@ -457,6 +422,24 @@ def _shared_prefix(prompts: list[list[int]]) -> int:
     for prompt in prompts[1:]:
         shared = min(shared, _common_length(prompts[0], prompt))
     return max(shared, 0)
+
+
+def _groups(prompts: list[list[int]], shared: int) -> list[tuple[list[int], int]]:
+    """The prompts (indexes) in groups of neighbours that share at least GROUP_TOKENS more
+    first tokens than all do, each with how many first tokens its members share (short of
+    the whole of any); a prompt alone shares `shared`."""
+    groups: list[tuple[list[int], int]] = []
+    for index, prompt in enumerate(prompts):
+        if groups:
+            members, common = groups[-1]
+            first = prompts[members[0]]
+            reach = min(_common_length(first, prompt), len(prompt) - 1, len(first) - 1)
+            if reach >= shared + GROUP_TOKENS:
+                limit = common if len(members) > 1 else len(first) - 1
+                groups[-1] = ([*members, index], min(limit, reach))
+                continue
+        groups.append(([index], shared))
+    return groups
 
 
 def _samplers(preset: DecodingPreset) -> list[llama_cpp.llama_sampler_p]:

@@ -63,8 +63,10 @@ class JudgeProgress:
 
 @dataclass(frozen=True)
 class _Job:
-    """One answer to get: a candidate's sample, or a verdict (`second` set)."""
+    """One answer to get: a candidate's sample, or a verdict (`second` set), about the
+    conversation `messages`."""
 
+    messages: tuple[Message, ...]
     first: Candidate
     sample: int
     second: Candidate | None = None
@@ -99,8 +101,9 @@ def judge_project(
     pending = []
     for prompt, candidates in _prompts_with_candidates(store):
         cards = held.get(prompt.id, {})
+        messages = messages_of(prompt)
         jobs = [
-            _Job(c, sample)
+            _Job(messages, c, sample)
             for c in candidates
             for sample in range(len(cards.get(c.id, [])), samples)
         ]
@@ -112,37 +115,64 @@ def judge_project(
     progress = JudgeProgress(judge=judge, total_prompts=len(pending))
     if on_progress:
         on_progress(progress)
-    for prompt, candidates, jobs in pending:
-        messages = messages_of(prompt)
-        made = asker.scores(messages, jobs)
-        cards = {c.id: list(held.get(prompt.id, {}).get(c.id, [])) for c in candidates}
-        for sample in made:
-            if sample.card is not None:
-                cards[sample.candidate_id].append(sample.card)
-        combined = {cid: combined_card(found) for cid, found in cards.items() if found}
-        new_verdicts = []
-        pair = verdict_pair(rubric, combined)
-        if verdicts and pair is not None:
-            by_id = {c.id: c for c in candidates}
-            wanted = [o for o in (pair, pair[::-1]) if o not in asked.get(prompt.id, set())]
-            new_verdicts = asker.verdicts(messages, [(by_id[a], by_id[b]) for a, b in wanted])
-        store.save_judged(
-            judge,
-            backend.model_name,
-            backend.origin,
-            made,
-            combined if made else {},
-            _judgement(prompt, judge, candidates, made) if made else None,
-            [(prompt.id, verdict) for verdict in new_verdicts],
-        )
-        progress.done_prompts += 1
-        progress.candidates += len({s.candidate_id for s in made if s.card is not None})
-        progress.answers += len(made) + len(new_verdicts)
-        progress.failures += len(_unanswered(made, new_verdicts))
-        progress.verdicts += sum(1 for v in new_verdicts if v.winner_id is not None)
-        if on_progress:
-            on_progress(progress)
+    for batch in _batches(pending):
+        made_all = asker.scores([job for _, _, jobs in batch for job in jobs])
+        results = []
+        orders: list[tuple[tuple[Message, ...], Candidate, Candidate]] = []
+        for prompt, candidates, _ in batch:
+            ids = {c.id for c in candidates}
+            made = [sample for sample in made_all if sample.candidate_id in ids]
+            cards = {c.id: list(held.get(prompt.id, {}).get(c.id, [])) for c in candidates}
+            for sample in made:
+                if sample.card is not None:
+                    cards[sample.candidate_id].append(sample.card)
+            combined = {cid: combined_card(found) for cid, found in cards.items() if found}
+            pair = verdict_pair(rubric, combined)
+            if verdicts and pair is not None:
+                by_id = {c.id: c for c in candidates}
+                messages = messages_of(prompt)
+                orders += [
+                    (messages, by_id[a], by_id[b])
+                    for a, b in (pair, pair[::-1])
+                    if (a, b) not in asked.get(prompt.id, set())
+                ]
+            results.append((prompt, candidates, made, combined))
+        new_verdicts = asker.verdicts(orders)
+        for prompt, candidates, made, combined in results:
+            mine = [v for v in new_verdicts if v[0] == prompt.id]
+            store.save_judged(
+                judge,
+                backend.model_name,
+                backend.origin,
+                made,
+                combined if made else {},
+                _judgement(prompt, judge, candidates, made) if made else None,
+                mine,
+            )
+            progress.done_prompts += 1
+            progress.candidates += len({s.candidate_id for s in made if s.card is not None})
+            progress.answers += len(made) + len(mine)
+            progress.failures += len(_unanswered(made, [v for _, v in mine]))
+            progress.verdicts += sum(1 for _, v in mine if v.winner_id is not None)
+            if on_progress:
+                on_progress(progress)
     return progress
+
+
+def _batches(
+    pending: list[tuple[Prompt, list[Candidate], list[_Job]]],
+) -> list[list[tuple[Prompt, list[Candidate], list[_Job]]]]:
+    """Neighbouring prompts whose questions fit one backend call (MAX_SLOTS answers), so the
+    model decodes more answers at once; a prompt with more questions is a batch alone."""
+    batches: list[list[tuple[Prompt, list[Candidate], list[_Job]]]] = []
+    held = MAX_SLOTS
+    for item in pending:
+        if held + len(item[2]) > MAX_SLOTS:
+            batches.append([])
+            held = 0
+        batches[-1].append(item)
+        held += len(item[2])
+    return batches
 
 
 def _unanswered(
@@ -202,11 +232,11 @@ class _Asker:
         self.max_tokens = max_tokens or 160 + 8 * len(rubric.criteria)
         self.schema = score_schema(rubric)
 
-    def scores(self, messages: Sequence[Message], jobs: Sequence[_Job]) -> list[JudgeSample]:
+    def scores(self, jobs: Sequence[_Job]) -> list[JudgeSample]:
         """Every answer to the samples in `jobs`: failures (each kept, with its reply), and a
         valid card for each sample that got one."""
         found: list[JudgeSample] = []
-        for job, answer, attempt, error in self._ask(messages, jobs, self.schema):
+        for job, answer, attempt, error in self._ask(jobs, self.schema):
             card, reasons = None, ""
             if not error:
                 checked = read_scores(self.rubric, answer.text)
@@ -227,21 +257,23 @@ class _Asker:
         return found
 
     def verdicts(
-        self, messages: Sequence[Message], orders: Sequence[tuple[Candidate, Candidate]]
-    ) -> list[JudgeVerdict]:
-        """Every answer to each (shown as A, shown as B) order: failures, and a verdict."""
-        jobs = [_Job(first, 0, second) for first, second in orders]
+        self, orders: Sequence[tuple[tuple[Message, ...], Candidate, Candidate]]
+    ) -> list[tuple[str, JudgeVerdict]]:
+        """Every answer to each (conversation, shown as A, shown as B): failures and a
+        verdict, each with its prompt's id."""
+        jobs = [_Job(messages, first, 0, second) for messages, first, second in orders]
         found = []
-        for job, answer, _, error in self._ask(messages, jobs, VERDICT_SCHEMA):
+        for job, answer, _, error in self._ask(jobs, VERDICT_SCHEMA):
             assert job.second is not None
             winner = None
             if not error:
                 winner = job.first.id if read_verdict(answer.text) == "A" else job.second.id
-            found.append(JudgeVerdict(job.first.id, job.second.id, winner, answer.text, error))
+            verdict = JudgeVerdict(job.first.id, job.second.id, winner, answer.text, error)
+            found.append((job.first.prompt_id, verdict))
         return found
 
     def _ask(
-        self, messages: Sequence[Message], jobs: Sequence[_Job], schema: Mapping[str, object]
+        self, jobs: Sequence[_Job], schema: Mapping[str, object]
     ) -> list[tuple[_Job, GeneratedCandidate, int, str]]:
         """(job, answer, attempt, '' or why it failed) for every answer got: each job's
         failed attempts, then its valid answer or its last failure."""
@@ -252,7 +284,7 @@ class _Asker:
             chunks = [waiting[i : i + MAX_SLOTS] for i in range(0, len(waiting), MAX_SLOTS)]
             while chunks:
                 chunk = chunks.pop(0)
-                questions = [self._question(messages, job) for job in chunk]
+                questions = [self._question(job) for job in chunk]
                 presets = [self._preset(job, attempt) for job in chunk]
                 try:
                     answers = self.backend.answer(questions, presets, schema)
@@ -273,10 +305,10 @@ class _Asker:
                 break
         return got
 
-    def _question(self, messages: Sequence[Message], job: _Job) -> list[Message]:
+    def _question(self, job: _Job) -> list[Message]:
         if job.second is None:
-            return score_question(self.rubric, messages, job.first.text)
-        return verdict_question(self.rubric, messages, job.first.text, job.second.text)
+            return score_question(self.rubric, job.messages, job.first.text)
+        return verdict_question(self.rubric, job.messages, job.first.text, job.second.text)
 
     def _preset(self, job: _Job, attempt: int) -> DecodingPreset:
         """Greedy for a single sample's first try and for verdicts' first try; else sampled

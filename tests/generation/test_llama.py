@@ -6,12 +6,14 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from dpo_tui.core.decoding import DecodingPreset, presets_for
 from dpo_tui.core.models import Message
 from dpo_tui.errors import GenerationError
-from dpo_tui.generation.llama import LlamaBackend
+from dpo_tui.generation.llama import LlamaBackend, _shared_prefix
+from dpo_tui.generation.runtime import llama_cpp
 
 SAMPLES = Path(__file__).resolve().parents[2] / "sample_data"
 QUESTION = [Message(role="user", content="How do I reset my password?")]
@@ -144,6 +146,21 @@ def test_custom_template_and_close():
 RUBRIC_START = "You judge answers about accounts. Be strict and brief. " * 8
 
 
+def first_logits(backend: LlamaBackend, conversations: list[list[Message]]) -> list[np.ndarray]:
+    """The next-token logits after each conversation, evaluated together as `answer` does."""
+    texts = [backend.format_prompt(c) for c in conversations]
+    tokens = {text: backend.tokenize(text) for text in dict.fromkeys(texts)}
+    leader = {text: texts.index(text) for text in tokens}
+    at = backend._decode_prompts(tokens, leader, _shared_prefix(list(tokens.values())))
+    logits = [llama_cpp.llama_get_logits_ith(backend._ctx, at[text]) for text in texts]
+    return [np.ctypeslib.as_array(row, (backend._n_vocab,)).copy() for row in logits]
+
+
+CLOSE = 2.0
+"""The most two evaluations of one context may differ by in a logit: llama.cpp's sums differ
+with the batch's make-up (measured up to 1.1 here); another context differs by about 7."""
+
+
 def ask(about: str, answers: list[str]) -> list[list[Message]]:
     return [
         [Message(role="user", content=f"{RUBRIC_START}\nQuestion: {about}\nAnswer: {answer}")]
@@ -153,7 +170,7 @@ def ask(about: str, answers: list[str]) -> list[list[Message]]:
 
 def test_answers_share_their_start_and_match_a_fresh_model(backend: LlamaBackend, monkeypatch):
     """Conversations sharing a start, and a call sharing the last call's start, are evaluated
-    once, with the same answers as a fresh model evaluating everything."""
+    once, and start from what a fresh model evaluating everything gives."""
     first = ask("How do I reset my password?", ["Use the link.", "Call us.", "Use the link."])
     second = ask("How do I close my account?", ["In settings.", "Write to us."])
     greedy = preset(temperature=0.0, max_tokens=10)
@@ -171,7 +188,10 @@ def test_answers_share_their_start_and_match_a_fresh_model(backend: LlamaBackend
     steps = sum(answer.token_count for answer in reused)
     assert sum(evaluated) - steps < len(prompts[0]) // 2  # the rubric was not evaluated again
     with LlamaBackend(n_ctx=2048) as fresh:
-        assert [a.text for a in fresh.answer(second, [greedy] * 2)] == [a.text for a in reused]
+        for mine, theirs in zip(
+            first_logits(backend, second), first_logits(fresh, second), strict=True
+        ):
+            assert np.abs(mine - theirs).max() < CLOSE
 
 
 def test_answers_follow_the_json_schema(backend: LlamaBackend):
@@ -185,3 +205,33 @@ def test_answers_follow_the_json_schema(backend: LlamaBackend):
     presets = [preset(temperature=t, max_tokens=16, seed=i) for i, t in enumerate((0, 1, 1.5))]
     for answer in backend.answer(questions, presets, schema):
         assert json.loads(answer.text)["score"] in (1, 2, 3), answer.text
+
+
+def test_conversations_of_several_questions_share_each_questions_start(
+    backend: LlamaBackend, monkeypatch
+):
+    """Two questions with two answers each, in one call: each question's text is evaluated
+    once for its answers, and each answer starts from what one call per question gives."""
+    question = "How do I reset my password? I have tried the link twice and it expired."
+    first = ask(question, ["Use the link.", "Call us."])
+    second = ask("How do I close my account?", ["In settings.", "Write to us."])
+    greedy = preset(temperature=0.0, max_tokens=8)
+    alone = first_logits(backend, first) + first_logits(backend, second)
+    backend.answer(ask("Unrelated", ["x"]), [greedy])  # the cache no longer holds a question
+    evaluated: list[tuple[int, int, int, bool]] = []
+    decode = backend._decode
+
+    def counted(entries: list[tuple[int, int, int, bool]]) -> None:
+        evaluated.extend(entries)
+        decode(entries)
+
+    monkeypatch.setattr(backend, "_decode", counted)
+    backend.answer([*first, *second], [greedy] * 4)
+    p0, p1, p2 = (backend.tokenize(backend.format_prompt(c)) for c in (*first, second[0]))
+    question_start = next(i for i, (a, b) in enumerate(zip(p0, p1, strict=False)) if a != b)
+    shared = next(i for i, (a, b) in enumerate(zip(p0, p2, strict=False)) if a != b)
+    assert question_start > shared + 16
+    own = [e for e in evaluated if e[2] == 1 and not e[3]]  # sequence 1, before answering
+    assert len(own) == len(p1) - 1 - question_start  # its question came from sequence 0
+    for mine, theirs in zip(first_logits(backend, [*first, *second]), alone, strict=True):
+        assert np.abs(mine - theirs).max() < CLOSE

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dpo_tui.generation.llama import TextStream
+from dpo_tui.generation.text_stream import TextStream
 
 
 def run(chunks: list[bytes], stop: tuple[str, ...] = ()) -> tuple[str, list[str], bool]:
