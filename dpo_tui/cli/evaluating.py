@@ -12,10 +12,8 @@ from rich.text import Text
 
 from dpo_tui.cli import PROJECT, cli
 from dpo_tui.cli.options import (
-    MODEL_FILE,
     gpu_layers_option,
     json_option,
-    model_option,
     repack_option,
     template_option,
     threads_option,
@@ -28,24 +26,41 @@ from dpo_tui.store.project import ProjectStore
 
 if TYPE_CHECKING:  # dpo_tui.services.evaluating loads llama.cpp: only when the command runs
     from dpo_tui.core.evaluation import Figures
+    from dpo_tui.generation.scorers import ScorerName
     from dpo_tui.services.evaluating import Comparison, Evaluation, Selection, Split
+
+MODEL = click.Path(path_type=Path)
+"""A GGUF file or a Hugging Face checkpoint folder (checked by `model_file`)."""
 
 
 @cli.command("eval")
 @click.argument("project", type=PROJECT)
-@model_option("GGUF model to evaluate (default: the bundled one).")
+@click.option(
+    "--model",
+    type=MODEL,
+    metavar="FILE.gguf|FOLDER",
+    help="GGUF file or Hugging Face checkpoint folder to evaluate (default: the bundled model).",
+)
 @click.option(
     "--compare",
     "pair_of_models",
     nargs=2,
-    type=MODEL_FILE,
-    metavar="A.gguf B.gguf",
-    help="Evaluate two models on the same pairs and show them side by side.",
+    type=MODEL,
+    metavar="A B",
+    help="Evaluate two models (GGUF files or checkpoint folders) on the same pairs and show "
+    "them side by side.",
 )
 @click.option(
     "--reference",
-    type=MODEL_FILE,
+    type=MODEL,
     help="Reference model (the one trained from): adds DPO's implicit reward accuracy.",
+)
+@click.option(
+    "--scorer",
+    type=click.Choice(["llama", "transformers"]),
+    help="Engine computing the log-probabilities: llama (llama.cpp, GGUF files only) or "
+    "transformers (needs the train extra). Default: llama, or transformers for all the models "
+    "when one is a checkpoint folder.",
 )
 @click.option(
     "--round", "round_number", type=click.IntRange(min=1), help="Round (default: latest)."
@@ -74,6 +89,7 @@ def eval_command(
     model: Path | None,
     pair_of_models: tuple[Path, Path] | None,
     reference: Path | None,
+    scorer: ScorerName | None,
     round_number: int | None,
     split: Split,
     template: Path | None,
@@ -88,10 +104,13 @@ def eval_command(
     For each pair, the summed (and per-token mean) log-probability of the chosen and of the
     rejected response given the prompt, in the generation template; reports preference
     accuracy with a bootstrap 95% interval, the mean margin, and with --reference the DPO
-    implicit reward accuracy; per deciding criterion and per round. Results are stored in
+    implicit reward accuracy; per deciding criterion and per round. A model is a GGUF file
+    (scored by llama.cpp) or a Hugging Face checkpoint folder (scored by transformers, with
+    the same definitions; --scorer chooses). Results are stored in
     the project (`dpo-tui rounds` shows them); log-probabilities are reused, so an
     interrupted run continues where it stopped.
     """
+    from dpo_tui.generation.scorers import choose_scorer
     from dpo_tui.services.evaluating import (
         ScorerOptions,
         compare,
@@ -103,10 +122,9 @@ def eval_command(
     if model is not None and pair_of_models:
         raise click.UsageError("give --model or --compare, not both")
     paths = list(pair_of_models) if pair_of_models else [model]
-    for path in [*paths, reference]:
-        if path is not None:
-            model_file(path)
+    checked = [model_file(path) for path in [*paths, reference] if path is not None]
     options = ScorerOptions(
+        scorer=choose_scorer(checked, scorer),
         n_ctx=ctx,
         threads=threads,
         n_gpu_layers=n_gpu_layers,
@@ -115,7 +133,7 @@ def eval_command(
     )
     with ProjectStore.open(project) as store:
         selection = select_pairs(store, split, round_number)
-        say(_describe(selection), console=err if as_json else out)
+        say(_describe(selection, options.scorer), console=err if as_json else out)
         results = []
         with evaluation_progress(err, as_json) as update:
             try:
@@ -159,7 +177,7 @@ def eval_command(
         _print_evaluation(result)
 
 
-def _describe(selection: Selection) -> str:
+def _describe(selection: Selection, scorer: ScorerName | None) -> str:
     where = (
         f"round {selection.round.number}, {selection.split} split"
         if selection.round
@@ -168,6 +186,8 @@ def _describe(selection: Selection) -> str:
     text = f"Evaluating on {len(selection.pairs)} pairs: {where}."
     if selection.missing:
         text += f" {selection.missing} pairs of the round no longer exist (annotations changed)."
+    if scorer == "transformers":
+        text += " Scoring with transformers (loading a model can take a minute)."
     return text
 
 

@@ -31,13 +31,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
 from dpo_tui.core.models import Message
 from dpo_tui.errors import GenerationError
 from dpo_tui.generation.logprob import ResponseLogprob
 from dpo_tui.generation.models import model_sha256
-from dpo_tui.generation.runtime import llama_cpp
+from dpo_tui.generation.response_tokens import ResponseTokens
 from dpo_tui.generation.scorers import check_model
 from dpo_tui.generation.templates import PromptTemplate, choose_template
 
@@ -201,8 +199,8 @@ class HFScorer:
         self.template: PromptTemplate = choose_template(
             chat_template or None, prompt_template, bos_token=bos, eos_token=eos
         )
-        self._conversation = llama_cpp.llama_chat_format.Jinja2ChatFormatter(
-            template=self.template.text, eos_token=eos, bos_token=bos, add_generation_prompt=False
+        self._tokens = ResponseTokens(
+            self.template, bos, eos, self.tokenize, lambda text: self.tokens(text, add_bos=False)
         )
         self.scoring_sha256 = hashlib.sha256(
             f"transformers-logprob-format-{HF_LOGPROB_FORMAT}\n{self.template.text}".encode()
@@ -241,33 +239,7 @@ class HFScorer:
         self, messages: Sequence[Message], responses: Sequence[str]
     ) -> tuple[list[int], list[list[int]]]:
         """The prompt's tokens and each response's tokens after it (`LogprobScorer.encode`)."""
-        if not messages or messages[-1].role != "user":
-            raise GenerationError(
-                "a conversation to score responses to must end with a user turn",
-                hint="remove trailing assistant turns from the prompt",
-            )
-        prompt_text = self.template.render(messages)
-        prompt = self.tokenize(prompt_text)
-        turns = [m.model_dump() for m in messages]
-        encoded = []
-        for response in responses:
-            try:
-                whole = self._conversation(
-                    messages=[*turns, {"role": "assistant", "content": response}]  # type: ignore[list-item]
-                ).prompt
-            except (jinja2.TemplateError, ValueError, TypeError) as error:
-                raise GenerationError(
-                    f"the {self.template.source} prompt template failed on a conversation "
-                    f"ending with the response: {error}",
-                    hint="score with the template the candidates were generated with",
-                ) from error
-            if whole.startswith(prompt_text):
-                tokens = self.tokenize(prompt_text + whole[len(prompt_text) :].rstrip())
-                if tokens[: len(prompt)] == prompt:
-                    encoded.append(tokens[len(prompt) :])
-                    continue
-            encoded.append(self.tokens(response, add_bos=False))
-        return prompt, encoded
+        return self._tokens.encode(messages, responses)
 
     def score(self, messages: Sequence[Message], responses: Sequence[str]) -> list[ResponseLogprob]:
         """Each response's summed log-probability given the conversation `messages`."""
@@ -306,9 +278,14 @@ class HFScorer:
         inputs = [prompt + r[:-1] + [self._pad] * (width - len(r)) for r in rows]
         with torch.inference_mode():
             ids = torch.tensor(inputs, dtype=torch.long, device=self.device)
-            # the last `width` positions are the prompt's last token and the responses' tokens
-            # but their last: each predicts the next response token
-            logits = self._model(input_ids=ids, logits_to_keep=width, use_cache=False).logits
+            try:
+                logits = self._logits(ids, width)
+            except RuntimeError as error:  # out of memory, among others
+                raise GenerationError(
+                    f"transformers failed on {len(rows)} responses of up to {width} tokens "
+                    f"after a prompt of {len(prompt)}: {error}",
+                    hint="free memory, or score on another device",
+                ) from error
             for index, row, tokens in zip(group, logits, rows, strict=True):
                 targets = torch.tensor(tokens, dtype=torch.long, device=self.device)
                 total = 0.0
@@ -318,3 +295,11 @@ class HFScorer:
                     total += float((picked - torch.logsumexp(chunk, dim=-1)).sum())
                 sums[index] = total
         self.decoded_tokens += len(prompt) + sum(map(len, rows))
+
+    def _logits(self, ids: Any, width: int) -> Any:
+        """The logits of the last `width` positions of each row: the prompt's last token and
+        the response's tokens but its last, each predicting the next response token."""
+        try:
+            return self._model(input_ids=ids, logits_to_keep=width, use_cache=False).logits
+        except TypeError:  # an architecture without logits_to_keep: every position's logits
+            return self._model(input_ids=ids, use_cache=False).logits[:, -width:]

@@ -36,7 +36,6 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import jinja2
 import numpy as np
 
 from dpo_tui.config import RepackSetting
@@ -45,6 +44,7 @@ from dpo_tui.errors import GenerationError
 from dpo_tui.generation.llama import DEFAULT_N_CTX
 from dpo_tui.generation.loaded import LoadedModel
 from dpo_tui.generation.models import check_model_file, default_model_path, model_sha256
+from dpo_tui.generation.response_tokens import ResponseTokens
 from dpo_tui.generation.runtime import default_threads, llama_cpp
 from dpo_tui.generation.templates import PromptTemplate
 
@@ -149,11 +149,12 @@ class LogprobScorer:
         bos = self._model.bos_text
         eos = self._model.eos_text
         self.template: PromptTemplate = self._model.template(prompt_template)
-        self._conversation = llama_cpp.llama_chat_format.Jinja2ChatFormatter(
-            template=self.template.text,
-            eos_token=eos,
-            bos_token=bos,
-            add_generation_prompt=False,
+        self._tokens = ResponseTokens(
+            self.template,
+            bos,
+            eos,
+            self.tokenize,
+            lambda text: self._model.tokens(text, add_bos=False),
         )
         self.scoring_sha256 = hashlib.sha256(
             f"logprob-format-{LOGPROB_FORMAT}\n{self.template.text}".encode()
@@ -177,34 +178,7 @@ class LogprobScorer:
         self, messages: Sequence[Message], responses: Sequence[str]
     ) -> tuple[list[int], list[list[int]]]:
         """The prompt's tokens and each response's tokens after it (see the module's doc)."""
-        if not messages or messages[-1].role != "user":
-            raise GenerationError(
-                "a conversation to score responses to must end with a user turn",
-                hint="remove trailing assistant turns from the prompt",
-            )
-        prompt_text = self.template.render(messages)
-        prompt = self.tokenize(prompt_text)
-        turns = [m.model_dump() for m in messages]
-        encoded = []
-        for response in responses:
-            try:
-                # llama-cpp-python types messages as its OpenAI TypedDicts; these are plain
-                whole = self._conversation(
-                    messages=[*turns, {"role": "assistant", "content": response}]  # type: ignore[list-item]
-                ).prompt
-            except (jinja2.TemplateError, ValueError, TypeError) as error:
-                raise GenerationError(
-                    f"the {self.template.source} prompt template failed on a conversation "
-                    f"ending with the response: {error}",
-                    hint="score with the template the candidates were generated with",
-                ) from error
-            if whole.startswith(prompt_text):
-                tokens = self.tokenize(prompt_text + whole[len(prompt_text) :].rstrip())
-                if tokens[: len(prompt)] == prompt:
-                    encoded.append(tokens[len(prompt) :])
-                    continue
-            encoded.append(self._model.tokens(response, add_bos=False))
-        return prompt, encoded
+        return self._tokens.encode(messages, responses)
 
     def score(self, messages: Sequence[Message], responses: Sequence[str]) -> list[ResponseLogprob]:
         """Each response's summed log-probability given the conversation `messages`."""

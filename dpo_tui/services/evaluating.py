@@ -2,8 +2,10 @@
 
 `select_pairs` recomputes a round's split (its pairs, policy, margin, validation fraction and
 seed, and today's prompt clusters, as `export` made it); `evaluate` scores every chosen and
-rejected response with `LogprobScorer` (the generation template), reusing the log-probabilities
-stored in the project (keyed by model sha256, prompt, candidate and template) and storing the
+rejected response with a scorer (the generation template): llama.cpp's `LogprobScorer` for a GGUF
+file, transformers' `HFScorer` for a Hugging Face checkpoint folder (`generation.scorers`),
+reusing the log-probabilities stored in the project (keyed by model sha256, prompt, candidate,
+template and scorer) and storing the
 new ones after each prompt, so an interrupted run continues where it stopped; then it computes
 the figures of `core.evaluation` overall, per deciding criterion and per round that first
 exported the pairs, and records the run in the project (`store.evaluations`).
@@ -34,8 +36,9 @@ from dpo_tui.core.export.split import split_pairs
 from dpo_tui.core.models import Message, PreferencePair
 from dpo_tui.errors import DpoError, GenerationError
 from dpo_tui.generation.llama import DEFAULT_N_CTX
-from dpo_tui.generation.logprob import LogprobScorer, ResponseLogprob
-from dpo_tui.generation.models import check_model_file, default_model_path
+from dpo_tui.generation.logprob import ResponseLogprob
+from dpo_tui.generation.models import default_model_path
+from dpo_tui.generation.scorers import ScorerName, check_model, choose_scorer, open_scorer
 from dpo_tui.services.exporting import prompt_clusters
 from dpo_tui.services.pairing import collect_pairs
 from dpo_tui.store.evaluations import EvalRun, cached_logprobs, record_eval, save_logprobs
@@ -114,20 +117,23 @@ def _require(pairs: list[PreferencePair], problem: str, hint: str) -> None:
 
 
 def model_file(path: Path | None) -> Path:
-    """The model file to evaluate: `path` checked, or the bundled model."""
-    return default_model_path() if path is None else check_model_file(path)
+    """The model to evaluate: `path` checked (a GGUF file or a Hugging Face model folder), or
+    the bundled model."""
+    return default_model_path() if path is None else check_model(path)
 
 
 @dataclass(frozen=True)
 class ScorerOptions:
     """How to run the scorer: context size, CPU threads, GPU layers, a template override,
-    llama.cpp's extra CPU buffer types (None: the config file's setting, else auto)."""
+    llama.cpp's extra CPU buffer types (None: the config file's setting, else auto), and the
+    engine (None: `choose_scorer`'s choice for the models evaluated together)."""
 
     n_ctx: int = DEFAULT_N_CTX
     threads: int | None = None
     n_gpu_layers: int = 0
     template: str | None = None
     repack: RepackSetting | None = None
+    scorer: ScorerName | None = None
 
 
 @dataclass
@@ -165,6 +171,7 @@ class ModelLogprobs:
     sha256: str
     template: str
     template_sha256: str
+    scorer: ScorerName
     logprobs: dict[str, ResponseLogprob]
     """candidate id -> its log-probability"""
     progress: EvalProgress
@@ -179,10 +186,12 @@ def score_model(
 ) -> ModelLogprobs:
     """Score every response of `pairs` under `model`, reusing and extending the project's
     cache; each prompt's new log-probabilities are committed together."""
-    with LogprobScorer(
+    engine = options.scorer or choose_scorer([model], None)
+    with open_scorer(
         model,
+        engine,
         n_ctx=options.n_ctx,
-        n_threads=options.threads,
+        threads=options.threads,
         n_gpu_layers=options.n_gpu_layers,
         prompt_template=options.template,
         repack=options.repack,
@@ -230,6 +239,7 @@ def score_model(
             scorer.sha256,
             scorer.template.text,
             scorer.scoring_sha256,
+            engine,
             logprobs,
             progress,
         )
@@ -264,9 +274,11 @@ def evaluate(
     seed: int = 0,
 ) -> Evaluation:
     """Score `selection` under `model` (default: the bundled one) and, if given, `reference`
-    (with the model's template, so both see the same tokens); compute and store the figures."""
+    (with the model's template, so both see the same tokens), with the same scorer; compute
+    and store the figures."""
     model_path = model_file(model)
     reference_path = None if reference is None else model_file(reference)
+    options = replace(options, scorer=choose_scorer([model_path, reference_path], options.scorer))
     scores = score_model(store, selection.pairs, model_path, options, on_progress)
     ref = None
     if reference_path is not None:
@@ -308,6 +320,7 @@ def evaluate(
                 "by_round": {str(k): f.model_dump() for k, f in by_round.items()},
                 "missing_pairs": selection.missing,
                 "template_sha256": scores.template_sha256,
+                "scorer": scores.scorer,
                 "responses_computed": scores.progress.computed,
                 "responses_cached": scores.progress.cached,
                 "tokens": scores.progress.tokens,
