@@ -1,7 +1,9 @@
 """Judging a project with a model: each candidate scored with the rubric (k samples), the
 pair its scores form asked again with the two responses in both orders, all stored as the
-annotator `judge:<model>@<sha12>`. Resumable: one commit per prompt, and a rerun asks only
-what is missing (a sample short, a verdict not yet asked)."""
+annotator `judge:<model>@<sha12>`. The questions of neighbouring prompts are asked in one
+backend call (up to MAX_SLOTS answers), then each prompt is committed on its own: an
+interruption loses at most the prompts of the call in flight, and a rerun asks only what is
+missing (a sample short, a verdict not yet asked)."""
 
 from __future__ import annotations
 
