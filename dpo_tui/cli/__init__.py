@@ -37,6 +37,7 @@ from dpo_tui.cli import (  # noqa: E402, F401
     reporting,
     revising,
     team,
+    training,
 )
 
 

@@ -17,6 +17,8 @@ from dpo_tui.core.safe_text import json_dumps, visible
 from dpo_tui.services.exporting import export_dataset
 from dpo_tui.store.evaluations import EvalRun, eval_runs
 from dpo_tui.store.project import ProjectStore
+from dpo_tui.store.records import ExportRound
+from dpo_tui.store.training import TrainingRun, training_runs
 
 
 @cli.command()
@@ -150,11 +152,13 @@ def export(
 @click.argument("project", type=PROJECT)
 @json_option
 def rounds(project: Path, as_json: bool) -> None:
-    """List the export rounds of a project: when, what, how many pairs, and the latest
-    evaluation of each model on each (`dpo-tui eval`)."""
+    """List the export rounds of a project: when, what, how many pairs, the latest
+    evaluation of each model on each (`dpo-tui eval`) and the latest training decision of
+    each (`dpo-tui train`)."""
     with ProjectStore.open(project, read_only=True) as store:
         entries = store.rounds()
         runs = eval_runs(store)
+        trained = {run.round_number: run for run in training_runs(store) if run.decision}
     latest: dict[tuple[int | None, str, str | None, str], EvalRun] = {}
     for run in runs:
         latest[(run.round_number, run.model_sha256, run.reference_sha256, run.split)] = run
@@ -166,7 +170,8 @@ def rounds(project: Path, as_json: bool) -> None:
                     | {
                         "evals": [
                             r.model_dump() for r in latest.values() if r.round_number == e.number
-                        ]
+                        ],
+                        "training": trained[e.number].model_dump() if e.number in trained else None,
                     }
                     for e in entries
                 ]
@@ -206,6 +211,31 @@ def rounds(project: Path, as_json: bool) -> None:
         out.print(
             _evals_table(sorted(latest.values(), key=lambda r: (r.round_number or 0, r.id or 0)))
         )
+    if trained:
+        out.print(_training_table(entries, trained))
+
+
+def _training_table(entries: list[ExportRound], trained: dict[int, TrainingRun]) -> Table:
+    """The latest training decision of each round (`dpo-tui train`), with the round's rubric
+    version."""
+    table = Table(
+        title="training decisions (dpo-tui train), latest per round", title_justify="left"
+    )
+    for column in ("round", "rubric", "run", "base", "method", "decision"):
+        table.add_column(column, overflow="fold")
+    for e in entries:
+        if e.number not in trained:
+            continue
+        run = trained[e.number]
+        table.add_row(
+            str(e.number),
+            f"v{e.rubric_version}",
+            f"{run.id} ({run.started_at[:16].replace('T', ' ')})",
+            Text(visible(Path(run.base_model).name)),
+            str(run.settings.get("method", "")),
+            Text(visible(str((run.decision or {}).get("text", "")))),
+        )
+    return table
 
 
 def _evals_table(runs: list[EvalRun]) -> Table:

@@ -1,5 +1,5 @@
-"""The live progress bars of long commands (generate, eval): what is done of how much, a rate,
-the time elapsed and an ETA; one layout for all of them."""
+"""The live progress bars of long commands (generate, eval, train): what is done of how much, a
+rate, the time elapsed and an ETA; one layout for all of them."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from rich.progress import (
 
 from dpo_tui.cli.output import out
 from dpo_tui.core.safe_text import visible
+from dpo_tui.generation.training import TrainProgress
 from dpo_tui.services.evaluating import EvalProgress
 from dpo_tui.services.generating import RunProgress
 from dpo_tui.services.judging import JudgeProgress
@@ -97,5 +98,22 @@ def evaluation_progress(console: Console, quiet: bool) -> Iterator[Callable[[Eva
         def update(state: EvalProgress) -> None:
             rate = f"pairs {state.tokens_per_second:.0f} tok/s" if state.tokens else "pairs"
             bars.show(id(state), state.model_name, state.done_pairs, state.total_pairs, rate)
+
+        yield update
+
+
+@contextmanager
+def training_progress(console: Console = out) -> Iterator[Callable[[TrainProgress], None]]:
+    """The callback that shows `train_round`'s progress: steps done of the total, the last
+    loss and reward accuracy, the ETA from this run's pace."""
+    with live_bars(console) as bars:
+
+        def update(state: TrainProgress) -> None:
+            rate = "" if state.loss is None else f"loss {state.loss:.4f}"
+            if state.reward_accuracy is not None:
+                rate += f", reward acc {100 * state.reward_accuracy:.0f}%"
+            if state.stopping:
+                rate += " (stopping: saving a checkpoint)"
+            bars.show("train", "steps", state.step, state.total_steps or None, rate)
 
         yield update

@@ -51,13 +51,13 @@ response longer than this is scored alone, its rows all kept."""
 CHUNK_ROWS = 64
 """Logits rows turned to float64 at a time (128 MiB for Gemma 3)."""
 
-INSTALL = (
+INSTALL_EXTRAS = (
     "install the training extras: `pip install -e '.[train]'` in dpo-tui's folder "
     "(`pip install 'dpo-tui[train]'` for an installed package). They bring torch>=2.6, which "
     "pip may take as a CUDA build of several GB: for the CPU only, first run `pip install "
-    "torch --index-url https://download.pytorch.org/whl/cpu`. Or score a GGUF file with "
-    "llama.cpp (--scorer llama)"
+    "torch --index-url https://download.pytorch.org/whl/cpu`"
 )
+INSTALL = f"{INSTALL_EXTRAS}. Or score a GGUF file with llama.cpp (--scorer llama)"
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin")
 IDENTITY_FILES = {
@@ -78,14 +78,14 @@ IDENTITY_FILES = {
 the model's figures (its configuration, its tokenizer and template)."""
 
 
-def import_extra(name: str) -> Any:
-    """The module `name` of the training extras, or a GenerationError saying what to install."""
+def import_extra(name: str, *, use: str = "the transformers scorer", hint: str = INSTALL) -> Any:
+    """The module `name` of the training extras, or a GenerationError saying that `use`
+    needs it and (`hint`) what to install."""
     try:
         return importlib.import_module(name)
     except ImportError as error:
         raise GenerationError(
-            f"the transformers scorer needs the package {name}, which is not installed ({error})",
-            hint=INSTALL,
+            f"{use} needs the package {name}, which is not installed ({error})", hint=hint
         ) from error
 
 
@@ -115,9 +115,15 @@ def checkpoint_sha256(folder: Path) -> str:
     return digest.hexdigest()
 
 
+TRAIN_MANIFEST = "dpo-tui-train.json"
+"""The file `dpo-tui train` writes in its output folder (what the run was started with)."""
+
+
 def checkpoint_name(folder: Path) -> str:
-    """A folder's name, with its parent's for a trainer's `checkpoint-N`."""
-    if folder.name.startswith("checkpoint-"):
+    """A folder's name, with its parent's for a trainer's `checkpoint-N` and for the model
+    folder of a `dpo-tui train` run (`runs/round1-<time>/model`)."""
+    trained = folder.name == "model" and (folder.parent / TRAIN_MANIFEST).is_file()
+    if folder.name.startswith("checkpoint-") or trained:
         return f"{folder.parent.name}/{folder.name}"
     return folder.name
 

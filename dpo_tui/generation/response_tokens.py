@@ -41,24 +41,35 @@ class ResponseTokens:
             )
         prompt_text = self.template.render(messages)
         prompt = self._tokenize(prompt_text)
-        turns = [m.model_dump() for m in messages]
         encoded = []
         for response in responses:
-            try:
-                # llama-cpp-python types messages as its OpenAI TypedDicts; these are plain
-                whole = self._conversation(
-                    messages=[*turns, {"role": "assistant", "content": response}]  # type: ignore[list-item]
-                ).prompt
-            except (jinja2.TemplateError, ValueError, TypeError) as error:
-                raise GenerationError(
-                    f"the {self.template.source} prompt template failed on a conversation "
-                    f"ending with the response: {error}",
-                    hint="score with the template the candidates were generated with",
-                ) from error
-            if whole.startswith(prompt_text):
-                tokens = self._tokenize(prompt_text + whole[len(prompt_text) :].rstrip())
+            completion = self.completion(messages, prompt_text, response)
+            if completion is not None:
+                tokens = self._tokenize(prompt_text + completion)
                 if tokens[: len(prompt)] == prompt:
                     encoded.append(tokens[len(prompt) :])
                     continue
             encoded.append(self._plain(response))
         return prompt, encoded
+
+    def completion(
+        self, messages: Sequence[Message], prompt_text: str, response: str
+    ) -> str | None:
+        """The text the template writes for `response` after `prompt_text` (the rendered
+        prompt of `messages`), trailing whitespace removed; None when the conversation with
+        the response does not start with the prompt."""
+        turns = [m.model_dump() for m in messages]
+        try:
+            # llama-cpp-python types messages as its OpenAI TypedDicts; these are plain
+            whole = self._conversation(
+                messages=[*turns, {"role": "assistant", "content": response}]  # type: ignore[list-item]
+            ).prompt
+        except (jinja2.TemplateError, ValueError, TypeError) as error:
+            raise GenerationError(
+                f"the {self.template.source} prompt template failed on a conversation "
+                f"ending with the response: {error}",
+                hint="score with the template the candidates were generated with",
+            ) from error
+        if not whole.startswith(prompt_text):
+            return None
+        return whole[len(prompt_text) :].rstrip()

@@ -379,6 +379,37 @@ def m011_judge(db: Database) -> None:
     _table(db, "judgements").add_column("suggested", int, not_null_default=0)
 
 
+def m012_training_runs(db: Database) -> None:
+    """Training runs (`dpo-tui train`): one row per run, never overwritten; the decision
+    figures are added when the run's evaluation ends."""
+    _table(db, "training_runs").create(
+        {
+            "id": int,
+            "round_number": int,
+            "rubric_version": int,
+            "base_model": str,  # the path given (or the bundled GGUF's)
+            "base_sha256": str,
+            "data_sha256": str,  # sha256 of the training records (prompt, chosen, rejected)
+            "pairs": int,
+            "settings": str,  # JSON: every hyperparameter, the method (lora, full)
+            "versions": str,  # JSON: torch, transformers, trl, peft
+            "seed": int,
+            "device": str,
+            "out_dir": str,
+            "status": str,  # running, interrupted, finished
+            "started_at": str,
+            "finished_at": str,
+            "seconds": float,
+            "metrics": str,  # JSON: the last logged train metrics
+            "decision": str,  # JSON: the decision and its figures, NULL before it
+            "details": str,  # JSON: resumed from, evaluations' ids, notes
+        },
+        pk="id",
+        not_null={"round_number", "base_model", "base_sha256", "data_sha256", "pairs"}
+        | {"settings", "versions", "seed", "device", "out_dir", "status", "started_at"},
+    )
+
+
 STEPS = (
     m001_initial,
     m002_import_log,
@@ -391,6 +422,7 @@ STEPS = (
     m009_rubric_versions,
     m010_gold,
     m011_judge,
+    m012_training_runs,
 )
 SCHEMA_VERSION = len(STEPS)
 CARDS_SINCE = STEPS.index(m008_score_cards) + 1

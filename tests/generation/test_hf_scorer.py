@@ -178,7 +178,8 @@ def test_without_the_extras_the_message_says_what_to_install(
 def test_dpo_tui_imports_neither_torch_nor_transformers_until_a_scorer_opens():
     code = (
         "import sys; import dpo_tui.cli, dpo_tui.services.evaluating, "
-        "dpo_tui.generation.hf_scorer, dpo_tui.generation.scorers; "
+        "dpo_tui.generation.hf_scorer, dpo_tui.generation.scorers, "
+        "dpo_tui.services.training, dpo_tui.generation.training; "
         "print(sorted({'torch', 'transformers', 'trl', 'peft'} & set(sys.modules)))"
     )
     result = subprocess.run(

@@ -15,7 +15,6 @@ from dpo_tui.errors import ProjectError
 from dpo_tui.services.annotating import AnnotationSession
 from dpo_tui.services.merging import merge_files
 from dpo_tui.services.team import assign
-from dpo_tui.store.migrations import SCHEMA_VERSION
 from dpo_tui.store.project import ProjectStore
 from tests.conftest import snapshot, written_at_schema
 from tests.judged import JUDGE, judge_by_position
@@ -111,7 +110,7 @@ def test_a_file_from_before_schema_11_merges_with_no_order_recorded(
 ):
     old = tmp_path / "alice_v10.dpo"
     shutil.copyfile(team["alice"], old)
-    written_at_schema(old, SCHEMA_VERSION - 1)
+    written_at_schema(old, 10)  # before m011_judge
     with ProjectStore.open(team["team"]) as store:
         [summary] = merge_files(store, [old])
     assert summary.judgements_added == 3
