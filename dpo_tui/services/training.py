@@ -102,7 +102,15 @@ def _check_manifest(out: Path, manifest: dict[str, Any]) -> bool:
     holds another run's checkpoints; writes the manifest for a new run."""
     path = out / MANIFEST
     if path.is_file():
-        before = json.loads(path.read_text(encoding="utf-8"))
+        try:
+            before = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as error:
+            raise DpoError(
+                f"{path}: cannot read this run's settings ({error})",
+                hint="train into a new --out folder",
+            ) from None
+        if not isinstance(before, dict):
+            before = {}
         if before != manifest:
             changed = sorted(k for k in manifest if before.get(k) != manifest[k])
             raise DpoError(

@@ -244,6 +244,19 @@ def test_train_refuses_without_extras_or_train_pairs(
         assert training_runs(store) == []
 
 
+def test_an_output_folder_with_damaged_settings_is_refused_with_what_to_do(
+    exported: Path,  # noqa: F811 (the fixture)
+    base: Path,
+    tmp_path: Path,
+):
+    out = tmp_path / "damaged"
+    out.mkdir()
+    (out / MANIFEST).write_text("{not json", encoding="utf-8")
+    refused = run("train", exported, "--base", base, "--out", out)
+    assert refused.exit_code == 1 and "cannot read this run's settings" in refused.output
+    assert "Traceback" not in refused.output and "new --out folder" in refused.output
+
+
 @pytest.mark.slow
 def test_train_on_the_bundled_model_converts_it_once_and_decides(
     exported: Path,  # noqa: F811 (the fixture)
