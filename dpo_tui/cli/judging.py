@@ -97,9 +97,9 @@ def judge(
                 say("Stopped. Every prompt finished is saved; run the same command to continue.")
                 sys.exit(130)
     say(
-        f"Done: {visible(result.judge)} judged {result.done_prompts} prompts, "
-        f"{result.candidates} candidates scored ({result.candidates_per_minute:.1f} a "
-        f"minute), {result.verdicts} pairwise verdicts."
+        f"Done: {visible(result.judge)} judged {result.done_prompts} prompt(s), "
+        f"{result.candidates} candidate(s) scored ({result.candidates_per_minute:.1f} a "
+        f"minute), {result.verdicts} pairwise verdict(s)."
     )
     if result.failures:
         say(

@@ -212,7 +212,7 @@ def test_the_command_judges_and_says_what_next(tmp_path: Path, scored_project, f
         ],
     )
     assert result.exit_code == 0, result.output
-    assert "judge:scripted@" in result.output and "5 candidates scored" in result.output
+    assert "judge:scripted@" in result.output and "5 candidate(s) scored" in result.output
     assert f"dpo-tui report {path} --judge" in result.output
     with ProjectStore.open(path) as store:
         assert len(samples(store)) == 10
