@@ -3,7 +3,7 @@ script doing the same on the same data, in one process, `--rounds` times (which 
 first alternates).
 
 Data: the first `--pairs` hand-written sample prompts, chosen = their second response,
-rejected = their first, rendered in the bundled model's template (`training_records`).
+rejected = their first, rendered as `train` renders a round (`preference_records`).
 Base: the bundled Gemma 3 270M, converted once by transformers and cached (`prepare_base`).
 Both sides: LoRA (r 16, alpha 32, all linear projections), batch 2, one epoch, reference
 log-probabilities precomputed, fp32 on the CPU (or `--device cuda`), the same DPOConfig.
@@ -34,34 +34,27 @@ from dpo_tui.core.models import Message
 from dpo_tui.core.training import TrainSettings
 from dpo_tui.generation.hf_scorer import import_extra
 from dpo_tui.generation.models import default_model_path
-from dpo_tui.generation.templates import choose_template
-from dpo_tui.generation.training import prepare_base, resolve_device, train_dpo
+from dpo_tui.generation.training import (
+    preference_records,
+    prepare_base,
+    resolve_device,
+    train_dpo,
+)
 
 SAMPLE = Path(__file__).resolve().parent.parent / "sample_data" / "candidates_handwritten.jsonl"
 
 
 def records(folder: Path, count: int) -> list[dict[str, str]]:
-    """Preference records in the base model's template (as `training_records` renders)."""
-    transformers = import_extra("transformers")
-    tokenizer = transformers.AutoTokenizer.from_pretrained(folder, local_files_only=True)
-    template = choose_template(
-        tokenizer.chat_template or None,
-        None,
-        bos_token=str(tokenizer.bos_token or ""),
-        eos_token=str(tokenizer.eos_token or ""),
+    """Preference records rendered as `train` renders them (`preference_records`)."""
+    lines = SAMPLE.read_text(encoding="utf-8").splitlines()[:count]
+    samples = [json.loads(line) for line in lines]
+    return preference_records(
+        folder,
+        [
+            ((Message(role="user", content=s["prompt"]),), s["responses"][1], s["responses"][0])
+            for s in samples
+        ],
     )
-    found = []
-    for line in SAMPLE.read_text(encoding="utf-8").splitlines()[:count]:
-        record = json.loads(line)
-        prompt = template.render([Message(role="user", content=record["prompt"])])
-        found.append(
-            {
-                "prompt": prompt,
-                "chosen": " " + record["responses"][1].strip(),
-                "rejected": " " + record["responses"][0].strip(),
-            }
-        )
-    return found
 
 
 def tokens_of(folder: Path, data: list[dict[str, str]]) -> int:

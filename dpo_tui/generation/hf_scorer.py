@@ -128,6 +128,20 @@ def checkpoint_name(folder: Path) -> str:
     return folder.name
 
 
+def tokenizer_template(tokenizer: Any, override: str | None) -> PromptTemplate:
+    """The template a transformers model is scored and trained in: `override`, else its
+    tokenizer's chat template, else dpo-tui's default (`templates.choose_template`)."""
+    chat_template = tokenizer.chat_template
+    if isinstance(chat_template, dict):
+        chat_template = chat_template.get("default")
+    return choose_template(
+        chat_template or None,
+        override,
+        bos_token=str(tokenizer.bos_token or ""),
+        eos_token=str(tokenizer.eos_token or ""),
+    )
+
+
 class HFScorer:
     """A model run by transformers that scores responses to a prompt (see the module's doc):
     `model` is a Hugging Face model folder or a GGUF file. Runs on a GPU when torch sees
@@ -198,15 +212,9 @@ class HFScorer:
 
     def _use_template(self, prompt_template: str | None) -> None:
         """Score in `prompt_template`, else the tokenizer's chat template, else the default."""
-        bos, eos = self._bos, str(self._tokenizer.eos_token or "")
-        chat_template = self._tokenizer.chat_template
-        if isinstance(chat_template, dict):
-            chat_template = chat_template.get("default")
-        self.template: PromptTemplate = choose_template(
-            chat_template or None, prompt_template, bos_token=bos, eos_token=eos
-        )
+        self.template: PromptTemplate = tokenizer_template(self._tokenizer, prompt_template)
         self._tokens = ResponseTokens(
-            self.template, bos, eos, self.tokenize, lambda text: self.tokens(text, add_bos=False)
+            self.template, self.tokenize, lambda text: self.tokens(text, add_bos=False)
         )
         self.scoring_sha256 = hashlib.sha256(
             f"transformers-logprob-format-{HF_LOGPROB_FORMAT}\n{self.template.text}".encode()

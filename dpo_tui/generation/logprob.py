@@ -146,15 +146,9 @@ class LogprobScorer:
         self.n_ctx: int = self._model.n_ctx
         self._exp = np.empty((max_logits, self.n_vocab), dtype=np.float32)
         self._cells = self._pads = 0
-        bos = self._model.bos_text
-        eos = self._model.eos_text
         self.template: PromptTemplate = self._model.template(prompt_template)
         self._tokens = ResponseTokens(
-            self.template,
-            bos,
-            eos,
-            self.tokenize,
-            lambda text: self._model.tokens(text, add_bos=False),
+            self.template, self.tokenize, lambda text: self._model.tokens(text, add_bos=False)
         )
         self.scoring_sha256 = hashlib.sha256(
             f"logprob-format-{LOGPROB_FORMAT}\n{self.template.text}".encode()

@@ -21,13 +21,14 @@ class ResponseTokens:
     once), `plain` a response alone (no BOS), used when the template's rendering of the
     response does not extend the prompt's tokens."""
 
-    def __init__(
-        self, template: PromptTemplate, bos: str, eos: str, tokenize: Tokenize, plain: Tokenize
-    ) -> None:
+    def __init__(self, template: PromptTemplate, tokenize: Tokenize, plain: Tokenize) -> None:
         self.template = template
         self._tokenize, self._plain = tokenize, plain
         self._conversation = llama_cpp.llama_chat_format.Jinja2ChatFormatter(
-            template=template.text, eos_token=eos, bos_token=bos, add_generation_prompt=False
+            template=template.text,
+            eos_token=template.eos_token,
+            bos_token=template.bos_token,
+            add_generation_prompt=False,
         )
 
     def encode(

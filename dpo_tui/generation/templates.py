@@ -59,6 +59,7 @@ class PromptTemplate:
         self.text = text
         self.source: TemplateSource = source
         self.stop = tuple(stop)
+        self.bos_token, self.eos_token = bos_token, eos_token
         try:
             self._formatter = llama_cpp.llama_chat_format.Jinja2ChatFormatter(
                 template=text, eos_token=eos_token, bos_token=bos_token

@@ -30,11 +30,15 @@ from typing import Any
 from dpo_tui.core.models import Message, PreferencePair
 from dpo_tui.core.training import TrainSettings
 from dpo_tui.errors import GenerationError
-from dpo_tui.generation.hf_scorer import INSTALL_EXTRAS, checkpoint_sha256, import_extra
+from dpo_tui.generation.hf_scorer import (
+    INSTALL_EXTRAS,
+    checkpoint_sha256,
+    import_extra,
+    tokenizer_template,
+)
 from dpo_tui.generation.models import cache_dir, model_sha256
 from dpo_tui.generation.response_tokens import ResponseTokens
 from dpo_tui.generation.scorers import check_model
-from dpo_tui.generation.templates import choose_template
 
 LIBRARIES = ("torch", "transformers", "trl", "peft")
 MODEL_FOLDER = "model"
@@ -176,38 +180,51 @@ def prepare_base(path: Path) -> BaseModelRef:
     return BaseModelRef(path, sha256, folder)
 
 
-def _messages(pair: PreferencePair) -> tuple[Message, ...]:
-    return pair.messages or (Message(role="user", content=pair.prompt),)
+Preference = tuple[Sequence[Message], str, str]
+"""A conversation, the chosen response to it and the rejected one."""
 
 
 def training_records(
     folder: Path, pairs: Sequence[PreferencePair], template: str | None = None
 ) -> list[dict[str, str]]:
-    """`pairs` as TRL's standard preference records (prompt, chosen, rejected) in the template
-    the scorers use with the model at `folder`: `template`, else the model's chat template,
-    else dpo-tui's default."""
+    """`pairs` as TRL's standard preference records (`preference_records`)."""
+    return preference_records(
+        folder,
+        [
+            (
+                pair.messages or (Message(role="user", content=pair.prompt),),
+                pair.chosen,
+                pair.rejected,
+            )
+            for pair in pairs
+        ],
+        template,
+    )
+
+
+def preference_records(
+    folder: Path, preferences: Sequence[Preference], template: str | None = None
+) -> list[dict[str, str]]:
+    """TRL's standard preference records (prompt, chosen, rejected) in the template the
+    scorers use with the model at `folder` (`hf_scorer.tokenizer_template`)."""
     transformers = import_extra("transformers")
     tokenizer = transformers.AutoTokenizer.from_pretrained(folder, local_files_only=True)
-    bos, eos = str(tokenizer.bos_token or ""), str(tokenizer.eos_token or "")
-    chat_template = tokenizer.chat_template
-    if isinstance(chat_template, dict):
-        chat_template = chat_template.get("default")
-    chosen_template = choose_template(chat_template or None, template, bos_token=bos, eos_token=eos)
-    texts = ResponseTokens(chosen_template, bos, eos, lambda _: [], lambda _: [])
+    chosen_template = tokenizer_template(tokenizer, template)
+    bos = chosen_template.bos_token
+    texts = ResponseTokens(chosen_template, lambda _: [], lambda _: [])
     adds_bos = bool(bos) and tokenizer("x")["input_ids"][:1] == [tokenizer.bos_token_id]
     records = []
-    for pair in pairs:
-        messages = _messages(pair)
+    for messages, chosen_text, rejected_text in preferences:
         prompt = chosen_template.render(messages)
-        chosen = texts.completion(messages, prompt, pair.chosen)
-        rejected = texts.completion(messages, prompt, pair.rejected)
+        chosen = texts.completion(messages, prompt, chosen_text)
+        rejected = texts.completion(messages, prompt, rejected_text)
         if adds_bos and prompt.startswith(bos):
             prompt = prompt[len(bos) :]  # the tokenizer adds it (TRL tokenizes with it)
         records.append(
             {
                 "prompt": prompt,
-                "chosen": pair.chosen if chosen is None else chosen,
-                "rejected": pair.rejected if rejected is None else rejected,
+                "chosen": chosen_text if chosen is None else chosen,
+                "rejected": rejected_text if rejected is None else rejected,
             }
         )
     return records
