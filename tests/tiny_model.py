@@ -53,3 +53,57 @@ def tiny_checkpoint(
     LlamaForCausalLM(config).save_pretrained(folder)
     fast.save_pretrained(folder)
     return folder
+
+
+def tiny_gguf(folder: Path, path: Path) -> Path:
+    """Write the checkpoint `tiny_checkpoint` wrote in `folder` as a float32 GGUF file at `path`,
+    as llama.cpp's converter writes a Llama with a byte-level BPE vocabulary: llama.cpp's names,
+    the rotary rows of q/k interleaved, the vocabulary with its merges."""
+    import json
+
+    import gguf
+    import safetensors.numpy
+    from transformers import LlamaConfig
+
+    from dpo_tui.generation.gguf_export import permute_rotary
+
+    config = LlamaConfig.from_pretrained(folder)
+    vocab = json.loads((folder / "tokenizer.json").read_text(encoding="utf-8"))
+    tokens = sorted(vocab["model"]["vocab"], key=vocab["model"]["vocab"].__getitem__)
+    special = {token["content"] for token in vocab["added_tokens"]}
+    writer = gguf.GGUFWriter(path, "llama")
+    writer.add_context_length(config.max_position_embeddings)
+    writer.add_embedding_length(config.hidden_size)
+    writer.add_block_count(config.num_hidden_layers)
+    writer.add_feed_forward_length(config.intermediate_size)
+    writer.add_head_count(config.num_attention_heads)
+    writer.add_head_count_kv(config.num_key_value_heads)
+    writer.add_layer_norm_rms_eps(config.rms_norm_eps)
+    writer.add_rope_freq_base(config.rope_parameters["rope_theta"])
+    writer.add_file_type(int(gguf.LlamaFileType.ALL_F32))
+    writer.add_tokenizer_model("gpt2")
+    writer.add_tokenizer_pre("gpt-2")
+    writer.add_token_list(tokens)
+    writer.add_token_types(
+        [gguf.TokenType.CONTROL if t in special else gguf.TokenType.NORMAL for t in tokens]
+    )
+    writer.add_token_merges([" ".join(m) for m in vocab["model"]["merges"]])
+    writer.add_bos_token_id(config.bos_token_id)
+    writer.add_eos_token_id(config.eos_token_id)
+    writer.add_pad_token_id(config.pad_token_id)
+    writer.add_add_bos_token(True)
+    names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.LLAMA, config.num_hidden_layers)
+    weights = safetensors.numpy.load_file(str(folder / "model.safetensors"))
+    for key, tensor in sorted(weights.items()):
+        name = names.get_name(key.removesuffix(".weight")) + ".weight"
+        heads = config.num_attention_heads
+        if ".attn_q." in name:
+            tensor = permute_rotary(tensor, heads, heads)
+        elif ".attn_k." in name:
+            tensor = permute_rotary(tensor, heads, config.num_key_value_heads)
+        writer.add_tensor(name, tensor.astype("float32"))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path

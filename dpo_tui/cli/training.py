@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import click
 
@@ -12,11 +12,11 @@ from dpo_tui.cli import PROJECT, cli
 from dpo_tui.cli.options import Fraction, template_option
 from dpo_tui.cli.output import err, say
 from dpo_tui.cli.progress import evaluation_progress, training_progress
-from dpo_tui.core.training import TrainSettings
+from dpo_tui.core.training import GGUF_TYPES, TrainSettings
 from dpo_tui.store.project import ProjectStore
 
 if TYPE_CHECKING:
-    from dpo_tui.core.training import Device
+    from dpo_tui.core.training import Device, GgufType
     from dpo_tui.services.training import TrainResult
 
 
@@ -88,6 +88,15 @@ if TYPE_CHECKING:
     type=click.IntRange(min=1),
     help="Save a resumable checkpoint every N steps.",
 )
+@click.option(
+    "--gguf",
+    "gguf",
+    type=click.Choice([*GGUF_TYPES, "none"]),
+    default="q8_0",
+    show_default=True,
+    help="Also write the trained model as OUT/model-<type>.gguf for llama.cpp (when the base is "
+    "a GGUF file): Q8_0 or float16 matrices, or none.",
+)
 @template_option("The Jinja2 chat template the candidates were generated with, if not the model's.")
 def train_command(
     project: Path,
@@ -103,6 +112,7 @@ def train_command(
     seed: int,
     max_length: int,
     save_every: int,
+    gguf: GgufType | Literal["none"],
     template: Path | None,
 ) -> None:
     """Train a model with DPO on a round's train split, then decide: scale or revise.
@@ -110,7 +120,8 @@ def train_command(
     TRL's DPOTrainer on exactly the pairs `export` put in the round's train split, in the
     template used for generation and scoring; LoRA by default. The output folder holds the
     checkpoints, the adapter and the merged model (OUT/model, a Hugging Face checkpoint that
-    `dpo-tui eval --model` reads). Ctrl-C saves a checkpoint; rerun with the same --out to
+    `dpo-tui eval --model` reads) and, when the base is a GGUF file, the trained model as a
+    GGUF file for llama.cpp. Ctrl-C saves a checkpoint; rerun with the same --out to
     resume. Then the base and the trained model are evaluated on the round's held-out pairs and
     the decision is printed: a clear gain (scale to the next round), no measurable gain (revise
     the rubric first) or a loss. The run is recorded in the project (`dpo-tui rounds`).
@@ -145,6 +156,7 @@ def train_command(
                     on_eval_progress=scored,
                     on_stage=lambda text: say(text, console=err),
                     template=template.read_text(encoding="utf-8") if template else None,
+                    gguf=None if gguf == "none" else gguf,
                 )
             except KeyboardInterrupt:
                 say(
@@ -179,6 +191,10 @@ def _print_result(result: TrainResult, project: Path) -> None:
         + ("" if accuracy is None else f", reward accuracy {100 * accuracy:.0f}%")
         + f". Model: {outcome.model_dir} (recorded as training run {run.id})."
     )
+    if result.gguf is not None:
+        say(f"For llama.cpp (`generate --model`, `eval --model`): {result.gguf.path}.")
+    elif result.gguf_note is not None:
+        say(f"No GGUF written: {result.gguf_note}.")
     if result.decision is None:
         say("No decision: the round has no validation pairs to measure the model on.")
         return

@@ -14,6 +14,9 @@ from pydantic import BaseModel
 
 Verdict = Literal["gain", "no measurable gain", "loss"]
 Device = Literal["auto", "cpu", "cuda"]
+GgufType = Literal["q8_0", "f16"]
+GGUF_TYPES: tuple[GgufType, ...] = ("q8_0", "f16")
+"""The tensor types a trained model's GGUF file has its matrices in (vectors stay float32)."""
 
 LORA_LEARNING_RATE = 5e-5
 FULL_LEARNING_RATE = 5e-6

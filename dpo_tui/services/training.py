@@ -14,13 +14,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from dpo_tui.core.training import Decision, TrainSettings, decide
+from dpo_tui.core.training import Decision, GgufType, TrainSettings, decide
 from dpo_tui.errors import DpoError
+from dpo_tui.generation.gguf_export import GgufExport, export_gguf
 from dpo_tui.generation.hf_scorer import TRAIN_MANIFEST
 from dpo_tui.generation.models import default_model_path
 from dpo_tui.generation.training import (
@@ -51,10 +52,6 @@ from dpo_tui.store.training import TrainingRun, record_training, update_training
 MANIFEST = TRAIN_MANIFEST
 """What a run's output folder was started with: a rerun must match it to resume there."""
 RUN_FILE = "run.json"
-GGUF_NOTE = (
-    "no GGUF is written yet (a later version will export one for llama.cpp); "
-    "`dpo-tui eval --model OUT/model` reads this checkpoint with transformers"
-)
 
 OnStage = Callable[[str], None]
 
@@ -67,6 +64,9 @@ class TrainResult:
     outcome: TrainOutcome
     base: BaseModelRef
     resumed: bool
+    gguf: GgufExport | None = None
+    gguf_note: str | None = None
+    """Why no GGUF was written, when none was."""
     base_eval: Evaluation | None = None
     trained_eval: Evaluation | None = None
     comparison: Comparison | None = None
@@ -139,10 +139,13 @@ def train_round(
     on_eval_progress: OnProgress | None = None,
     on_stage: OnStage | None = None,
     template: str | None = None,
+    gguf: GgufType | None = "q8_0",
 ) -> TrainResult:
     """Train on round `round_number`'s train split (default: the latest round) into `out`,
-    then evaluate and decide (see the module's doc). `template`: the Jinja2 chat template the
-    candidates were generated with, if not the model's (as `eval --template`)."""
+    write the trained model as a GGUF file of type `gguf` (`q8_0`, `f16`; None: none) when
+    the base was one, then evaluate and decide (see the module's doc). `template`: the Jinja2
+    chat template the candidates were generated with, if not the model's (as `eval
+    --template`)."""
 
     settings = settings or TrainSettings()
 
@@ -190,7 +193,6 @@ def train_round(
                 "base_folder": str(ref.folder),
                 "resumed": resumed,
                 "template_sha256": template_sha256,
-                "gguf": GGUF_NOTE,
             },
         ),
     )
@@ -222,11 +224,44 @@ def train_round(
     )
     update_training(store, run)
     result = TrainResult(run, outcome, ref, resumed)
+    if outcome.model_dir is not None and gguf is not None:
+        result = _export(store, result, gguf, stage)
     if outcome.model_dir is not None:
         options = ScorerOptions(scorer="transformers", template=template)
         result = _decide(store, result, selection.round.number, options, on_eval_progress, stage)
     (out / RUN_FILE).write_text(json.dumps(result.run.model_dump(), indent=2), encoding="utf-8")
     return result
+
+
+def _export(
+    store: ProjectStore, result: TrainResult, kind: GgufType, stage: OnStage
+) -> TrainResult:
+    """Write the trained model as a GGUF file when its base was one (`gguf_export`), and
+    record where (or why not) with the run."""
+    model_dir = result.outcome.model_dir
+    assert model_dir is not None
+    exported, note = None, None
+    if result.base.path.is_dir():
+        note = (
+            "the base is a Hugging Face folder, so there is no GGUF to copy the tokenizer from; "
+            f"llama.cpp's convert_hf_to_gguf.py converts {model_dir}"
+        )
+    else:
+        stage(f"Writing the trained model as a GGUF file ({kind}) for llama.cpp.")
+        try:
+            exported = export_gguf(model_dir, result.base.path, kind)
+        except DpoError as error:
+            note = error.message + (f" ({error.hint})" if error.hint else "")
+        except OSError as error:
+            note = f"writing the GGUF file failed: {error}"
+    record: dict[str, Any] = (
+        {"note": note}
+        if exported is None
+        else {"path": str(exported.path), "type": kind, "seconds": round(exported.seconds, 3)}
+    )
+    run = result.run.model_copy(update={"details": (result.run.details or {}) | {"gguf": record}})
+    update_training(store, run)
+    return replace(result, run=run, gguf=exported, gguf_note=note)
 
 
 def _decide(
@@ -271,13 +306,11 @@ def _decide(
         }
     )
     update_training(store, run)
-    return TrainResult(
-        run,
-        result.outcome,
-        result.base,
-        result.resumed,
-        base_eval,
-        trained_eval,
-        comparison,
-        decision,
+    return replace(
+        result,
+        run=run,
+        base_eval=base_eval,
+        trained_eval=trained_eval,
+        comparison=comparison,
+        decision=decision,
     )

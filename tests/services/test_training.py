@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from dpo_tui.core.models import Message
 from dpo_tui.core.training import TrainSettings
 from dpo_tui.generation.hf_scorer import HFScorer
+from dpo_tui.generation.logprob import LogprobScorer
 from dpo_tui.generation.training import TrainProgress, training_records
 from dpo_tui.services.evaluating import select_pairs
 from dpo_tui.services.training import MANIFEST, RUN_FILE, records_sha256, train_round
@@ -60,9 +62,7 @@ def test_records_are_the_train_split_in_the_scoring_template(
         assert scorer.tokenize(first["prompt"] + first["chosen"]) == prompt + chosen
 
 
-def _user(text: str) -> tuple[object, ...]:
-    from dpo_tui.core.models import Message
-
+def _user(text: str) -> tuple[Message, ...]:
     return (Message(role="user", content=text),)
 
 
@@ -126,7 +126,8 @@ def test_train_interrupt_resume_record_and_decide(
     assert finished.details is not None
     assert Path(finished.details["resumed_from"]).name == "checkpoint-3"
     stored = json.loads((out / RUN_FILE).read_text())
-    assert stored["id"] == finished.id and "GGUF" in stored["details"]["gguf"]
+    assert stored["id"] == finished.id
+    assert "convert_hf_to_gguf.py" in stored["details"]["gguf"]["note"]  # the base is a folder
 
     # another run's options cannot resume in this folder
     with ProjectStore.open(exported) as store, pytest.raises(Exception, match="another settings"):
@@ -205,7 +206,7 @@ def test_the_command_stopped_says_how_to_resume_and_a_rerun_resumes(
     show = Bars.show
 
     def interrupt(self: Bars, key: object, label: str, done: int, *args: object) -> None:
-        show(self, key, label, done, *args)  # type: ignore[arg-type]
+        show(self, key, label, done, *args)
         if key == "train" and done == 1:
             raise KeyboardInterrupt  # as Ctrl-C while the bar is drawn
 
@@ -276,5 +277,15 @@ def test_train_on_the_bundled_model_converts_it_once_and_decides(
     assert trained.base_model == str(gguf) and trained.base_sha256 == model_sha256(gguf)
     assert trained.decision is not None and trained.details is not None
     assert trained.details["base_folder"] == str(cached)
+    assert trained.details["gguf"]["path"] == str(tmp_path / "o" / "model-q8_0.gguf")
+    question = _user("How do I boil an egg?")
+    responses = [ANSWERS["How do I boil an egg?"], "Boil it."]
     with HFScorer(tmp_path / "o" / "model") as scorer:
         assert scorer.template.source == "default"
+        theirs = scorer.score(question, responses)
+    # the GGUF written for llama.cpp scores as transformers scores the checkpoint (Q8_0 and
+    # llama.cpp's arithmetic: 0.024 nats a token measured at most on sample pairs)
+    with LogprobScorer(model_path=tmp_path / "o" / "model-q8_0.gguf") as llama:
+        ours = llama.score(question, responses)
+    for a, b in zip(ours, theirs, strict=True):
+        assert a.tokens == b.tokens and abs(a.mean - b.mean) < 0.06
