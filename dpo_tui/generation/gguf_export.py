@@ -107,11 +107,14 @@ def _encode(gguf: Any, weights: np.ndarray, tensor_type: Any) -> np.ndarray:
     return np.asarray(gguf.quants.quantize(weights.astype(np.float32), tensor_type))
 
 
-def export_gguf(model_dir: Path, base_gguf: Path, kind: GgufType = "q8_0") -> GgufExport:
+def export_gguf(
+    model_dir: Path, base_gguf: Path, kind: GgufType = "q8_0", chat_template: str | None = None
+) -> GgufExport:
     """Write the checkpoint in `model_dir` as a GGUF file beside it (`gguf_name`), with the
-    metadata and tokenizer of `base_gguf`, the file it was trained from. A GenerationError when
-    the architecture is one this module cannot write back, or the checkpoint does not fit the
-    base (another architecture, other shapes)."""
+    metadata and tokenizer of `base_gguf`, the file it was trained from (and `chat_template`
+    instead of its template, if given). A GenerationError when the architecture is one this
+    module cannot write back, or the checkpoint does not fit the base (another architecture,
+    other shapes)."""
     if kind not in GGUF_TYPES:
         raise ValueError(f"unknown GGUF type {kind!r}")
     started = time.perf_counter()
@@ -140,31 +143,42 @@ def export_gguf(model_dir: Path, base_gguf: Path, kind: GgufType = "q8_0") -> Gg
     out = gguf_name(model_dir, kind)
     partial = Path(tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")[1])
     try:
-        written, copied = _write(gguf, reader, arch, names, state, redo, kind, partial)
+        checkpoint = _Checkpoint(state, names, redo)
+        written, copied = _write(gguf, reader, checkpoint, kind, chat_template, partial)
         os.replace(partial, out)
     finally:
         partial.unlink(missing_ok=True)
     return GgufExport(out, kind, written, copied, time.perf_counter() - started)
 
 
+@dataclass(frozen=True)
+class _Checkpoint:
+    """The trained tensors by name, their GGUF names, and the processing to redo."""
+
+    state: dict[str, Any]
+    names: dict[str, str]
+    """GGUF tensor name to the checkpoint's name."""
+    redo: Redo
+
+
 def _write(
     gguf: Any,
     reader: Any,
-    arch: str,
-    names: dict[str, str],
-    state: dict[str, Any],
-    redo: Redo,
+    checkpoint: _Checkpoint,
     kind: GgufType,
+    chat_template: str | None,
     path: Path,
 ) -> tuple[int, int]:
     """Write `path`: the base's metadata, then each base tensor from `state` (or copied)."""
-    writer = gguf.GGUFWriter(path, arch)
+    state, names, redo = checkpoint.state, checkpoint.names, checkpoint.redo
+    writer = gguf.GGUFWriter(path, str(reader.fields["general.architecture"].contents()))
     file_type = gguf.LlamaFileType.MOSTLY_Q8_0 if kind == "q8_0" else gguf.LlamaFileType.MOSTLY_F16
+    replaced = {gguf.Keys.General.ARCHITECTURE, gguf.Keys.General.FILE_TYPE}
+    if chat_template is not None:
+        replaced.add(gguf.Keys.Tokenizer.CHAT_TEMPLATE)
+        writer.add_chat_template(chat_template)
     for field in reader.fields.values():
-        if field.name.startswith("GGUF.") or field.name in (
-            gguf.Keys.General.ARCHITECTURE,
-            gguf.Keys.General.FILE_TYPE,
-        ):
+        if field.name.startswith("GGUF.") or field.name in replaced:
             continue
         value_type = field.types[0]
         sub_type = field.types[-1] if value_type == gguf.GGUFValueType.ARRAY else None

@@ -264,6 +264,8 @@ def _callback(
         def on_step_end(self, args: Any, state: Any, control: Any, **_: Any) -> Any:
             progress.step = int(state.global_step)
             progress.epoch = float(state.epoch or 0.0)
+            if progress.step >= progress.total_steps:
+                control.should_save = True  # a rerun after a crash resumes at the end
             if progress.stopping:
                 control.should_save = True
                 control.should_training_stop = True
@@ -303,11 +305,13 @@ def train_dpo(
     out: Path,
     settings: TrainSettings,
     on_progress: OnTrainProgress | None = None,
+    chat_template: str | None = None,
 ) -> TrainOutcome:
     """Train the model in folder `base` on `records` into `out`, resuming from the newest
     checkpoint there if any. A stop asked for (Ctrl-C, or a KeyboardInterrupt raised by
     `on_progress`) saves a checkpoint and returns an `interrupted` outcome; a finished run
-    writes `out/adapter` (LoRA) and `out/model` (merged weights and tokenizer)."""
+    writes `out/adapter` (LoRA) and `out/model` (merged weights and tokenizer, with
+    `chat_template` as its template when the records were rendered in one of the user's)."""
     torch = import_extra("torch")
     transformers = import_extra("transformers")
     trl, datasets = import_extra("trl"), import_extra("datasets")
@@ -390,5 +394,7 @@ def train_dpo(
         trained.save_pretrained(adapter_dir)
         trained = trained.merge_and_unload()
     trained.save_pretrained(model_dir)
+    if chat_template is not None:
+        tokenizer.chat_template = chat_template
     tokenizer.save_pretrained(model_dir)
     return outcome("finished", model_dir, adapter_dir)

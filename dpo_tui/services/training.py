@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import Any
 from dpo_tui.core.training import Decision, GgufType, TrainSettings, decide
 from dpo_tui.errors import DpoError
 from dpo_tui.generation.gguf_export import GgufExport, export_gguf
-from dpo_tui.generation.hf_scorer import TRAIN_MANIFEST
+from dpo_tui.generation.hf_scorer import INSTALL_EXTRAS, TRAIN_MANIFEST, import_extra
 from dpo_tui.generation.models import default_model_path
 from dpo_tui.generation.training import (
     BaseModelRef,
@@ -47,11 +48,17 @@ from dpo_tui.services.evaluating import (
 )
 from dpo_tui.store.project import ProjectStore
 from dpo_tui.store.records import now
-from dpo_tui.store.training import TrainingRun, record_training, update_training
+from dpo_tui.store.training import (
+    TrainingRun,
+    record_training,
+    training_runs,
+    update_training,
+)
 
 MANIFEST = TRAIN_MANIFEST
 """What a run's output folder was started with: a rerun must match it to resume there."""
 RUN_FILE = "run.json"
+LOCK_FILE = ".train.lock"
 
 OnStage = Callable[[str], None]
 
@@ -173,34 +180,62 @@ def train_round(
             "template_sha256": template_sha256,
         },
     )
-    run = record_training(
-        store,
-        TrainingRun(
-            round_number=selection.round.number,
-            rubric_version=selection.round.rubric_version,
-            base_model=str(ref.path),
-            base_sha256=ref.sha256,
-            data_sha256=data_sha256,
-            pairs=len(records),
-            settings=settings.record(),
-            versions=library_versions(),
-            seed=settings.seed,
-            device=device,
-            out_dir=str(out.resolve()),
-            status="running",
-            started_at=now(),
-            details={
-                "base_folder": str(ref.folder),
-                "resumed": resumed,
-                "template_sha256": template_sha256,
-            },
-        ),
-    )
-    stage(f"Training on {len(records)} pairs of round {selection.round.number} ({device}).")
-    try:
-        outcome = train_dpo(
-            ref.folder, records, out, settings.model_copy(update={"device": device}), on_progress
+    if resumed:
+        _refuse_finished(out)
+    with _exclusive(out):
+        _close_lost_runs(store, out)
+        run = record_training(
+            store,
+            TrainingRun(
+                round_number=selection.round.number,
+                rubric_version=selection.round.rubric_version,
+                base_model=str(ref.path),
+                base_sha256=ref.sha256,
+                data_sha256=data_sha256,
+                pairs=len(records),
+                settings=settings.record(),
+                versions=library_versions(),
+                seed=settings.seed,
+                device=device,
+                out_dir=str(out.resolve()),
+                status="running",
+                started_at=now(),
+                details={
+                    "base_folder": str(ref.folder),
+                    "resumed": resumed,
+                    "template_sha256": template_sha256,
+                },
+            ),
         )
+        stage(f"Training on {len(records)} pairs of round {selection.round.number} ({device}).")
+        settings = settings.model_copy(update={"device": device})
+        result = _train(store, run, ref, records, out, settings, on_progress, template, resumed)
+        model_dir = result.outcome.model_dir
+        if model_dir is not None and gguf is not None:
+            result = _export(store, result, gguf, template, stage)
+        if model_dir is not None:
+            options = ScorerOptions(scorer="transformers", template=template)
+            number = selection.round.number
+            result = _decide(store, result, number, options, on_eval_progress, stage)
+        record = json.dumps(result.run.model_dump(), indent=2)
+        (out / RUN_FILE).write_text(record, encoding="utf-8")
+    return result
+
+
+def _train(
+    store: ProjectStore,
+    run: TrainingRun,
+    ref: BaseModelRef,
+    records: list[dict[str, str]],
+    out: Path,
+    settings: TrainSettings,
+    on_progress: OnTrainProgress | None,
+    template: str | None,
+    resumed: bool,
+) -> TrainResult:
+    """Train (`train_dpo`) and record how it ended with the run."""
+    try:
+        outcome = train_dpo(ref.folder, records, out, settings, on_progress, template)
     except BaseException as error:
         status = "interrupted" if isinstance(error, KeyboardInterrupt) else "failed"
         update_training(store, run.model_copy(update={"status": status, "finished_at": now()}))
@@ -223,18 +258,62 @@ def train_round(
         }
     )
     update_training(store, run)
-    result = TrainResult(run, outcome, ref, resumed)
-    if outcome.model_dir is not None and gguf is not None:
-        result = _export(store, result, gguf, stage)
-    if outcome.model_dir is not None:
-        options = ScorerOptions(scorer="transformers", template=template)
-        result = _decide(store, result, selection.round.number, options, on_eval_progress, stage)
-    (out / RUN_FILE).write_text(json.dumps(result.run.model_dump(), indent=2), encoding="utf-8")
-    return result
+    return TrainResult(run, outcome, ref, resumed)
+
+
+@contextmanager
+def _exclusive(out: Path) -> Iterator[None]:
+    """Hold `out`'s lock while training there: a DpoError when another process holds it."""
+    filelock = import_extra("filelock", use="train", hint=INSTALL_EXTRAS)
+    lock = filelock.FileLock(out / LOCK_FILE)
+    try:
+        lock.acquire(timeout=0)
+    except filelock.Timeout:
+        raise DpoError(
+            f"{out}: another `dpo-tui train` is running into this folder",
+            hint="wait for it to end, or train into a new --out folder",
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _close_lost_runs(store: ProjectStore, out: Path) -> None:
+    """Mark `stopped` the runs recorded as running into `out`: with its lock free, their
+    process ended without recording how (killed, or the machine went down)."""
+    where = str(out.resolve())
+    for lost in training_runs(store):
+        if lost.out_dir == where and lost.status == "running":
+            note = f"found running at {now()} with no process training: killed or crashed"
+            details = (lost.details or {}) | {"stopped": note}
+            update_training(
+                store, lost.model_copy(update={"status": "stopped", "details": details})
+            )
+
+
+def _refuse_finished(out: Path) -> None:
+    """A DpoError when `out` holds a run that finished (its `run.json` says so)."""
+    try:
+        before = json.loads((out / RUN_FILE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return
+    if isinstance(before, dict) and before.get("status") == "finished":
+        decision = before.get("decision") or {}
+        said = f": {decision['text']}" if isinstance(decision.get("text"), str) else ""
+        raise DpoError(
+            f"{out} holds a finished run (training run {before.get('id')}){said}",
+            hint="train into a new --out folder to train again; `dpo-tui rounds` shows the "
+            "decisions",
+        )
 
 
 def _export(
-    store: ProjectStore, result: TrainResult, kind: GgufType, stage: OnStage
+    store: ProjectStore,
+    result: TrainResult,
+    kind: GgufType,
+    template: str | None,
+    stage: OnStage,
 ) -> TrainResult:
     """Write the trained model as a GGUF file when its base was one (`gguf_export`), and
     record where (or why not) with the run."""
@@ -249,7 +328,7 @@ def _export(
     else:
         stage(f"Writing the trained model as a GGUF file ({kind}) for llama.cpp.")
         try:
-            exported = export_gguf(model_dir, result.base.path, kind)
+            exported = export_gguf(model_dir, result.base.path, kind, template)
         except DpoError as error:
             note = error.message + (f" ({error.hint})" if error.hint else "")
         except OSError as error:

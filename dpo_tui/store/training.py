@@ -31,7 +31,8 @@ class TrainingRun(BaseModel):
     device: str
     out_dir: str
     status: str
-    """running, interrupted or finished."""
+    """running, interrupted, failed, finished, or stopped (found running with no process
+    training: killed or crashed)."""
     started_at: str
     finished_at: str | None = None
     seconds: float | None = None

@@ -115,6 +115,12 @@ def test_train_writes_the_trained_model_as_a_gguf_that_llama_cpp_scores_alike(
         for a, b in zip(llama.score(QUESTION, RESPONSES), theirs, strict=True):
             assert abs(a.mean - b.mean) < 0.02
 
+    # a model trained in the user's template carries it to llama.cpp
+    template = "{% for m in messages %}Q: {{ m.content }}\n{% endfor %}A:"
+    templated = export_gguf(model, tiny, "f16", chat_template=template)
+    fields = gguf.GGUFReader(templated.path).fields
+    assert fields["tokenizer.chat_template"].contents() == template
+
 
 def test_the_command_says_where_the_gguf_is_or_why_there_is_none(
     exported: Path,  # noqa: F811 (the fixture)

@@ -6,18 +6,27 @@ printed and shown by `rounds`; full fine-tuning; the message without the extras.
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from dpo_tui.core.models import Message
 from dpo_tui.core.training import TrainSettings
+from dpo_tui.errors import DpoError
 from dpo_tui.generation.hf_scorer import HFScorer
 from dpo_tui.generation.logprob import LogprobScorer
 from dpo_tui.generation.training import TrainProgress, training_records
 from dpo_tui.services.evaluating import select_pairs
-from dpo_tui.services.training import MANIFEST, RUN_FILE, records_sha256, train_round
+from dpo_tui.services.training import (
+    LOCK_FILE,
+    MANIFEST,
+    RUN_FILE,
+    records_sha256,
+    train_round,
+)
 from dpo_tui.store.project import ProjectStore
 from dpo_tui.store.training import training_runs
 from tests.services.test_evaluating import ANSWERS, exported, run  # noqa: F401 (a fixture)
@@ -95,6 +104,7 @@ def test_train_interrupt_resume_record_and_decide(
     assert Path(second.outcome.resumed_from).name == "checkpoint-3"
     assert (second.outcome.step, second.outcome.total_steps) == (4, 4)
     assert (out / "adapter" / "adapter_config.json").is_file()
+    assert (out / "checkpoint-4").is_dir()  # the last step is saved: a rerun resumes there
     model = out / "model"
     assert (model / "config.json").is_file() and list(model.glob("*.safetensors"))
     with HFScorer(model) as scorer:
@@ -129,7 +139,13 @@ def test_train_interrupt_resume_record_and_decide(
     assert stored["id"] == finished.id
     assert "convert_hf_to_gguf.py" in stored["details"]["gguf"]["note"]  # the base is a folder
 
-    # another run's options cannot resume in this folder
+    # a finished run is not trained again, and another run's options cannot resume there
+    with ProjectStore.open(exported) as store, pytest.raises(DpoError) as refused:
+        train_round(store, 1, out, base=base, settings=settings)
+    assert f"holds a finished run (training run {finished.id}): " in refused.value.message
+    assert second.decision.text in refused.value.message and refused.value.hint
+    with ProjectStore.open(exported) as store:
+        assert len(training_runs(store)) == 2
     with ProjectStore.open(exported) as store, pytest.raises(Exception, match="another settings"):
         other = settings.model_copy(update={"beta": 0.5})
         assert (out / MANIFEST).is_file()
@@ -191,6 +207,9 @@ def test_train_command_prints_the_decision_and_rounds_shows_it(
         lora, whole = training_runs(store)
     assert (lora.settings["method"], whole.settings["method"]) == ("lora", "full")
     assert whole.details is not None and whole.details["template_sha256"]
+    # the model keeps the template it was trained in, so `eval` needs no --template for it
+    with HFScorer(tmp_path / "full" / "model") as scorer:
+        assert scorer.template.render(_user("Hi?")) == "Q: Hi?\nA:"
     evaluated = run("eval", exported, "--model", tmp_path / "full" / "model")
     assert evaluated.exit_code == 0, evaluated.output
 
@@ -256,6 +275,51 @@ def test_an_output_folder_with_damaged_settings_is_refused_with_what_to_do(
     refused = run("train", exported, "--base", base, "--out", out)
     assert refused.exit_code == 1 and "cannot read this run's settings" in refused.output
     assert "Traceback" not in refused.output and "new --out folder" in refused.output
+
+
+def test_a_run_killed_is_closed_by_the_next_and_two_never_share_a_folder(
+    exported: Path,  # noqa: F811 (the fixture)
+    base: Path,
+    tmp_path: Path,
+):
+    """A `train` killed (SIGKILL) once its run is recorded stays `running` until the next run
+    into its folder marks it `stopped`; a run while another holds the folder is refused."""
+    import filelock
+
+    out = tmp_path / "o"
+    command = [sys.executable, "-m", "dpo_tui", "train", str(exported), "--base", str(base)]
+    command += ["--out", str(out), "--epochs", "2", "--batch-size", "1", "--save-every", "1"]
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and child.poll() is None:
+            with ProjectStore.open(exported) as store:
+                if training_runs(store):
+                    break
+            time.sleep(0.2)
+    finally:
+        child.kill()
+        child.wait()
+    with ProjectStore.open(exported) as store:
+        [killed] = training_runs(store)
+    assert killed.status == "running"
+
+    held = "another `dpo-tui train` is running into this"
+    with (
+        filelock.FileLock(out / LOCK_FILE),
+        ProjectStore.open(exported) as store,
+        pytest.raises(DpoError, match=held),
+    ):
+        train_round(
+            store, 1, out, base=base, settings=TrainSettings(epochs=2, batch_size=1, save_steps=1)
+        )
+    resumed = run(*command[3:])
+    assert resumed.exit_code == 0, resumed.output
+    with ProjectStore.open(exported) as store:
+        lost, finished = training_runs(store)
+    assert lost.id == killed.id and lost.status == "stopped"
+    assert lost.details is not None and "killed or crashed" in lost.details["stopped"]
+    assert finished.status == "finished"
 
 
 @pytest.mark.slow
