@@ -159,9 +159,11 @@ def rounds(project: Path, as_json: bool) -> None:
         entries = store.rounds()
         runs = eval_runs(store)
         trained = {run.round_number: run for run in training_runs(store) if run.decision}
-    latest: dict[tuple[int | None, str, str | None, str], EvalRun] = {}
-    for run in runs:
-        latest[(run.round_number, run.model_sha256, run.reference_sha256, run.split)] = run
+    latest: dict[tuple[object, ...], EvalRun] = {}
+    for run in runs:  # the latest per model as scored: its engine and template count
+        scoring = (run.details.get("scorer"), run.details.get("template_sha256"))
+        which = (run.round_number, run.model_sha256, run.reference_sha256, run.split)
+        latest[(*which, *scoring)] = run
     if as_json:
         click.echo(
             json_dumps(
@@ -239,7 +241,8 @@ def _training_table(entries: list[ExportRound], trained: dict[int, TrainingRun])
 
 
 def _evals_table(runs: list[EvalRun]) -> Table:
-    """The latest evaluation of each model (split, reference) on each round (`dpo-tui eval`)."""
+    """The latest evaluation of each model (split, reference, scorer, template) on each round
+    (`dpo-tui eval`)."""
     table = Table(title="evaluations (dpo-tui eval), latest per model", title_justify="left")
     for column in ("round", "model", "split", "pairs", "accuracy", "95% CI", "per-token", "reward"):
         table.add_column(column, overflow="fold")

@@ -133,7 +133,16 @@ def test_the_command_says_where_the_gguf_is_or_why_there_is_none(
     assert f"For llama.cpp (`generate --model`, `eval --model`): {tmp_path / 'a'}" in " ".join(
         written.output.split()
     )
-    assert (tmp_path / "a" / "model-q8_0.gguf").is_file()
+    written_gguf = tmp_path / "a" / "model-q8_0.gguf"
+    assert written_gguf.is_file()
+    # eval reads it with llama.cpp, or with transformers; `rounds` shows both
+    for scorer in ("llama", "transformers"):
+        evaluated = run("eval", exported, "--model", written_gguf, "--scorer", scorer)
+        assert evaluated.exit_code == 0, evaluated.output
+    [round_] = json.loads(run("rounds", exported, "--json").output)
+    names = {e["model_name"]: e["details"]["scorer"] for e in round_["evals"]}
+    assert names["model-q8_0"] == "llama"
+    assert names["model-q8_0 (transformers)"] == "transformers"
     none = run(*command, "--out", tmp_path / "b", "--gguf", "none")
     assert none.exit_code == 0, none.output
     assert not list((tmp_path / "b").glob("*.gguf")) and "For llama.cpp" not in none.output
