@@ -293,10 +293,20 @@ def _callback(
 
 def _quiet(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """`function(*args, **kwargs)` without the FutureWarnings of trl 1.16 still using
-    transformers' old name for activation checkpointing."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", ".*gradient_checkpointing", FutureWarning)
-        return function(*args, **kwargs)
+    transformers' old name for activation checkpointing, and without the tqdm bar TRL draws
+    while it computes the reference log-probabilities (it would garble the live progress; the
+    service says that stage instead)."""
+    before = os.environ.get("TQDM_DISABLE")
+    os.environ["TQDM_DISABLE"] = "1"
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", ".*gradient_checkpointing", FutureWarning)
+            return function(*args, **kwargs)
+    finally:
+        if before is None:
+            os.environ.pop("TQDM_DISABLE", None)
+        else:
+            os.environ["TQDM_DISABLE"] = before
 
 
 def train_dpo(

@@ -165,7 +165,10 @@ def train_round(
     require_extras()
     device = resolve_device(settings.device)
     base_path = default_model_path() if base is None else base
-    stage(f"Preparing the base model {base_path.name} (a GGUF is converted once, then cached).")
+    stage(
+        f"Preparing the base model {base_path.name}"
+        + (" (a GGUF is converted once, then cached)." if base_path.is_file() else ".")
+    )
     ref = prepare_base(base_path)
     records = training_records(ref.folder, selection.pairs, template)
     template_sha256 = None if template is None else hashlib.sha256(template.encode()).hexdigest()
@@ -207,7 +210,11 @@ def train_round(
                 },
             ),
         )
-        stage(f"Training on {len(records)} pairs of round {selection.round.number} ({device}).")
+        stage(
+            f"Training on {len(records)} pairs of round {selection.round.number} ({device}): "
+            "first the base model's log-probabilities of every pair (DPO's reference), then "
+            "the steps."
+        )
         settings = settings.model_copy(update={"device": device})
         result = _train(store, run, ref, records, out, settings, on_progress, template, resumed)
         model_dir = result.outcome.model_dir
