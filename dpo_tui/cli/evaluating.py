@@ -12,6 +12,7 @@ from rich.text import Text
 
 from dpo_tui.cli import PROJECT, cli
 from dpo_tui.cli.options import (
+    MODEL,
     gpu_layers_option,
     json_option,
     repack_option,
@@ -29,9 +30,6 @@ if TYPE_CHECKING:  # dpo_tui.services.evaluating loads llama.cpp: only when the 
     from dpo_tui.generation.scorers import ScorerName
     from dpo_tui.services.evaluating import Comparison, Evaluation, Selection, Split
 
-MODEL = click.Path(path_type=Path)
-"""A GGUF file or a Hugging Face checkpoint folder (checked by `model_file`)."""
-
 
 @cli.command("eval")
 @click.argument("project", type=PROJECT)
@@ -39,7 +37,8 @@ MODEL = click.Path(path_type=Path)
     "--model",
     type=MODEL,
     metavar="FILE.gguf|FOLDER",
-    help="GGUF file or Hugging Face checkpoint folder to evaluate (default: the bundled model).",
+    help="GGUF file or Hugging Face checkpoint folder to evaluate (default, or `bundled`: the "
+    "bundled model).",
 )
 @click.option(
     "--compare",
@@ -47,8 +46,8 @@ MODEL = click.Path(path_type=Path)
     nargs=2,
     type=MODEL,
     metavar="A B",
-    help="Evaluate two models (GGUF files or checkpoint folders) on the same pairs and show "
-    "them side by side.",
+    help="Evaluate two models (GGUF files, checkpoint folders, or `bundled`) on the same pairs "
+    "and show them side by side.",
 )
 @click.option(
     "--reference",

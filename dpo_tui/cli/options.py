@@ -30,6 +30,25 @@ class Fraction(click.FloatRange):
 MODEL_FILE = click.Path(dir_okay=False, path_type=Path)
 """A GGUF model file (checked when the model is opened, with a message saying what is wrong)."""
 
+
+class ModelPath(click.Path):
+    """A GGUF file or a Hugging Face checkpoint folder (checked when opened), or `bundled` for
+    the bundled model (unless a file or folder of that name exists)."""
+
+    def __init__(self) -> None:
+        super().__init__(path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value == BUNDLED and not Path(value).exists():
+            from dpo_tui.generation.models import default_model_path
+
+            return default_model_path()
+        return super().convert(value, param, ctx)
+
+
+BUNDLED = "bundled"
+MODEL = ModelPath()
+
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Literal
 import click
 
 from dpo_tui.cli import PROJECT, cli
-from dpo_tui.cli.options import Fraction, template_option
+from dpo_tui.cli.options import MODEL, Fraction, template_option
 from dpo_tui.cli.output import err, say
 from dpo_tui.cli.progress import evaluation_progress, training_progress
 from dpo_tui.core.training import GGUF_TYPES, TrainSettings
@@ -27,9 +27,10 @@ if TYPE_CHECKING:
 )
 @click.option(
     "--base",
-    type=click.Path(path_type=Path),
+    type=MODEL,
     metavar="FOLDER|FILE.gguf",
-    help="Base model: a Hugging Face model folder or a GGUF file (default: the bundled model).",
+    help="Base model: a Hugging Face model folder or a GGUF file (default, or `bundled`: the "
+    "bundled model).",
 )
 @click.option(
     "--epochs",

@@ -20,9 +20,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from dpo_tui.core.training import Decision, GgufType, TrainSettings, decide
+from dpo_tui.core.training import GGUF_TYPES, Decision, GgufType, TrainSettings, decide
 from dpo_tui.errors import DpoError
-from dpo_tui.generation.gguf_export import GgufExport, export_gguf
+from dpo_tui.generation.gguf_export import GgufExport, export_gguf, gguf_name
 from dpo_tui.generation.hf_scorer import INSTALL_EXTRAS, TRAIN_MANIFEST, import_extra
 from dpo_tui.generation.models import default_model_path
 from dpo_tui.generation.training import (
@@ -322,20 +322,20 @@ def _export(
     template: str | None,
     stage: OnStage,
 ) -> TrainResult:
-    """Write the trained model as a GGUF file when its base was one (`gguf_export`), and
-    record where (or why not) with the run."""
+    """Write the trained model as a GGUF file when its base was one or has one beside it
+    (`gguf_export`, `_gguf_source`), and record where (or why not) with the run."""
     model_dir = result.outcome.model_dir
     assert model_dir is not None
-    exported, note = None, None
-    if result.base.path.is_dir():
+    exported, note, source = None, None, _gguf_source(result.base.path)
+    if source is None:
         note = (
-            "the base is a Hugging Face folder, so there is no GGUF to copy the tokenizer from; "
-            f"llama.cpp's convert_hf_to_gguf.py converts {model_dir}"
+            "the base is a Hugging Face folder with no GGUF of it beside it to copy the "
+            f"tokenizer from; llama.cpp's convert_hf_to_gguf.py converts {model_dir}"
         )
     else:
         stage(f"Writing the trained model as a GGUF file ({kind}) for llama.cpp.")
         try:
-            exported = export_gguf(model_dir, result.base.path, kind, template)
+            exported = export_gguf(model_dir, source, kind, template)
         except DpoError as error:
             note = error.message + (f" ({error.hint})" if error.hint else "")
         except OSError as error:
@@ -343,11 +343,26 @@ def _export(
     record: dict[str, Any] = (
         {"note": note}
         if exported is None
-        else {"path": str(exported.path), "type": kind, "seconds": round(exported.seconds, 3)}
+        else {
+            "path": str(exported.path),
+            "type": kind,
+            "metadata_from": str(source),
+            "seconds": round(exported.seconds, 3),
+        }
     )
     run = result.run.model_copy(update={"details": (result.run.details or {}) | {"gguf": record}})
     update_training(store, run)
     return replace(result, run=run, gguf=exported, gguf_note=note)
+
+
+def _gguf_source(base: Path) -> Path | None:
+    """The GGUF file whose metadata and tokenizer a model trained from `base` is written with:
+    the base itself, or for a folder (a model trained in an earlier round) the GGUF written
+    beside it (`gguf_name`); None when there is none."""
+    if base.is_file():
+        return base
+    beside = (gguf_name(base, kind) for kind in GGUF_TYPES)
+    return next((path for path in beside if path.is_file()), None)
 
 
 def _decide(

@@ -233,3 +233,16 @@ def test_assign_pack_merge_commands(tmp_path: Path, app_project: Path):
     bad = CliRunner().invoke(cli, ["merge", str(app_project), str(noise)])
     assert bad.exit_code == 1
     assert "not an SQLite database" in bad.output
+
+
+def test_bundled_names_the_bundled_model_unless_a_path_has_that_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    from dpo_tui.cli.options import MODEL
+    from dpo_tui.generation.models import default_model_path
+
+    monkeypatch.chdir(tmp_path)
+    assert MODEL.convert("bundled", None, None) == default_model_path()
+    assert MODEL.convert("runs/model", None, None) == Path("runs/model")
+    (tmp_path / "bundled").mkdir()
+    assert MODEL.convert("bundled", None, None) == Path("bundled")

@@ -115,6 +115,13 @@ def test_train_writes_the_trained_model_as_a_gguf_that_llama_cpp_scores_alike(
         for a, b in zip(llama.score(QUESTION, RESPONSES), theirs, strict=True):
             assert abs(a.mean - b.mean) < 0.02
 
+    # a next round trained from this one's checkpoint is written with the GGUF beside it
+    with ProjectStore.open(exported) as store:
+        again = train_round(store, 1, tmp_path / "next", base=model, settings=settings)
+    assert again.gguf is not None and again.gguf.path == tmp_path / "next" / "model-q8_0.gguf"
+    assert again.run.details is not None
+    assert again.run.details["gguf"]["metadata_from"] in {str(q8.path), str(result.gguf.path)}
+
     # a model trained in the user's template carries it to llama.cpp
     template = "{% for m in messages %}Q: {{ m.content }}\n{% endfor %}A:"
     templated = export_gguf(model, tiny, "f16", chat_template=template)

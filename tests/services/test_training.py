@@ -137,7 +137,7 @@ def test_train_interrupt_resume_record_and_decide(
     assert Path(finished.details["resumed_from"]).name == "checkpoint-3"
     stored = json.loads((out / RUN_FILE).read_text())
     assert stored["id"] == finished.id
-    assert "convert_hf_to_gguf.py" in stored["details"]["gguf"]["note"]  # the base is a folder
+    assert "no GGUF of it beside it" in stored["details"]["gguf"]["note"]  # a bare folder
 
     # a finished run is not trained again, and another run's options cannot resume there
     with ProjectStore.open(exported) as store, pytest.raises(DpoError) as refused:
