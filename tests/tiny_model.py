@@ -96,11 +96,10 @@ def tiny_gguf(folder: Path, path: Path) -> Path:
     weights = safetensors.numpy.load_file(str(folder / "model.safetensors"))
     for key, tensor in sorted(weights.items()):
         name = names.get_name(key.removesuffix(".weight")) + ".weight"
-        heads = config.num_attention_heads
         if ".attn_q." in name:
-            tensor = permute_rotary(tensor, heads, heads)
+            tensor = permute_rotary(tensor, config.num_attention_heads)
         elif ".attn_k." in name:
-            tensor = permute_rotary(tensor, heads, config.num_key_value_heads)
+            tensor = permute_rotary(tensor, config.num_key_value_heads)
         writer.add_tensor(name, tensor.astype("float32"))
     writer.write_header_to_file()
     writer.write_kv_data_to_file()

@@ -20,8 +20,6 @@ torch, transformers and gguf are the `train` extra, imported here when an export
 from __future__ import annotations
 
 import importlib
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,15 +49,14 @@ class GgufExport:
 
 
 def gguf_name(folder: Path, kind: GgufType) -> Path:
-    """The GGUF file an export of the checkpoint in `folder` writes: beside it."""
+    """Where `train` writes the GGUF file of the checkpoint in `folder`: beside it."""
     return folder.parent / f"{folder.name}-{kind}.gguf"
 
 
-def permute_rotary(weights: np.ndarray, heads: int, kv_heads: int) -> np.ndarray:
-    """llama.cpp's order of the rows of a Llama q/k projection (`convert_hf_to_gguf.py`'s
-    `LlamaModel.permute`), the inverse of transformers' `_reverse_permute_weights`."""
-    if kv_heads != heads:
-        heads = kv_heads
+def permute_rotary(weights: np.ndarray, heads: int) -> np.ndarray:
+    """llama.cpp's order of the rows of a Llama q/k projection of `heads` heads (the key/value
+    heads for k: `convert_hf_to_gguf.py`'s `LlamaModel.permute`), the inverse of transformers'
+    `_reverse_permute_weights`."""
     shape = weights.shape
     pairs = weights.reshape(heads, 2, shape[0] // heads // 2, *shape[1:])
     return pairs.swapaxes(1, 2).reshape(shape)
@@ -78,9 +75,9 @@ def _redo(processor: str, config: Any) -> Redo | None:
 
         def llama(name: str, weights: np.ndarray) -> np.ndarray:
             if ".attn_q." in name:
-                return permute_rotary(weights, heads, heads)
+                return permute_rotary(weights, heads)
             if ".attn_k." in name:
-                return permute_rotary(weights, heads, kv_heads)
+                return permute_rotary(weights, kv_heads)
             return weights
 
         return llama
@@ -108,13 +105,17 @@ def _encode(gguf: Any, weights: np.ndarray, tensor_type: Any) -> np.ndarray:
 
 
 def export_gguf(
-    model_dir: Path, base_gguf: Path, kind: GgufType = "q8_0", chat_template: str | None = None
+    model_dir: Path,
+    base_gguf: Path,
+    path: Path,
+    kind: GgufType = "q8_0",
+    chat_template: str | None = None,
 ) -> GgufExport:
-    """Write the checkpoint in `model_dir` as a GGUF file beside it (`gguf_name`), with the
-    metadata and tokenizer of `base_gguf`, the file it was trained from (and `chat_template`
-    instead of its template, if given). A GenerationError when the architecture is one this
-    module cannot write back, or the checkpoint does not fit the base (another architecture,
-    other shapes)."""
+    """Write the checkpoint in `model_dir` as the GGUF file `path`, with the metadata and
+    tokenizer of `base_gguf`, the file it was trained from (and `chat_template` instead of its
+    template, if given); nothing is written before every tensor has its place. A
+    GenerationError when the architecture is one this module cannot write back, or the
+    checkpoint does not fit the base (another architecture, other shapes)."""
     if kind not in GGUF_TYPES:
         raise ValueError(f"unknown GGUF type {kind!r}")
     started = time.perf_counter()
@@ -140,15 +141,9 @@ def export_gguf(
     except NotImplementedError as error:
         raise GenerationError(f"{base_gguf}: {error}") from None
     state = {key: value.detach() for key, value in model.state_dict().items()}
-    out = gguf_name(model_dir, kind)
-    partial = Path(tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")[1])
-    try:
-        checkpoint = _Checkpoint(state, names, redo)
-        written, copied = _write(gguf, reader, checkpoint, kind, chat_template, partial)
-        os.replace(partial, out)
-    finally:
-        partial.unlink(missing_ok=True)
-    return GgufExport(out, kind, written, copied, time.perf_counter() - started)
+    checkpoint = _Checkpoint(state, names, redo)
+    written, copied = _write(gguf, reader, checkpoint, kind, chat_template, path)
+    return GgufExport(path, kind, written, copied, time.perf_counter() - started)
 
 
 @dataclass(frozen=True)

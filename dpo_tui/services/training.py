@@ -36,6 +36,7 @@ from dpo_tui.generation.training import (
     train_dpo,
     training_records,
 )
+from dpo_tui.services.atomic import write_whole
 from dpo_tui.services.evaluating import (
     Comparison,
     Evaluation,
@@ -335,7 +336,14 @@ def _export(
     else:
         stage(f"Writing the trained model as a GGUF file ({kind}) for llama.cpp.")
         try:
-            exported = export_gguf(model_dir, source, kind, template)
+            target = gguf_name(model_dir, kind)
+
+            def write(staged: Path) -> None:
+                nonlocal exported
+                done = export_gguf(model_dir, source, staged, kind, template)
+                exported = replace(done, path=target)
+
+            write_whole(target, write)
         except DpoError as error:
             note = error.message + (f" ({error.hint})" if error.hint else "")
         except OSError as error:
