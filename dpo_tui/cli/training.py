@@ -96,7 +96,8 @@ if TYPE_CHECKING:
     default="q8_0",
     show_default=True,
     help="Also write the trained model as OUT/model-<type>.gguf for llama.cpp (when the base is "
-    "a GGUF file): Q8_0 or float16 matrices, or none.",
+    "a GGUF file, or a folder with the GGUF train wrote beside it): Q8_0 or float16 matrices, "
+    "or none.",
 )
 @template_option("The Jinja2 chat template the candidates were generated with, if not the model's.")
 def train_command(
@@ -121,11 +122,12 @@ def train_command(
     TRL's DPOTrainer on exactly the pairs `export` put in the round's train split, in the
     template used for generation and scoring; LoRA by default. The output folder holds the
     checkpoints, the adapter and the merged model (OUT/model, a Hugging Face checkpoint that
-    `dpo-tui eval --model` reads) and, when the base is a GGUF file, the trained model as a
-    GGUF file for llama.cpp. Ctrl-C saves a checkpoint; rerun with the same --out to
-    resume. Then the base and the trained model are evaluated on the round's held-out pairs and
-    the decision is printed: a clear gain (scale to the next round), no measurable gain (revise
-    the rubric first) or a loss. The run is recorded in the project (`dpo-tui rounds`).
+    `dpo-tui eval --model` reads) and, when the base is a GGUF file (or an earlier round's
+    model with its GGUF), the trained model as a GGUF file for llama.cpp. Ctrl-C saves a
+    checkpoint; rerun with the same --out to resume. Then the base and the trained model are
+    evaluated on the round's held-out pairs and the decision is printed: a clear gain (scale to
+    the next round), no measurable gain (revise the rubric first) or a loss. The run is
+    recorded in the project (`dpo-tui rounds`).
     """
     from dpo_tui.services.training import default_out, train_round
 
